@@ -1,0 +1,29 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const restrict = (patterns, message) => ({
+  'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }],
+});
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/out/**', '.tsbuild/**', '**/.lva-data/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      globals: { ...globals.node },
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  // Layers: shared depends on nothing of ours; the core never sees Electron; the relay never sees the desktop.
+  { files: ['shared/**/*.ts'], rules: restrict(['@lva/desktop*', '@lva/relay*', '**/desktop/**', '**/relay/**'], 'shared/ imports nothing from desktop/ or relay/.') },
+  { files: ['desktop/src/core/**/*.ts', 'desktop/src/cli/**/*.ts'], rules: restrict(['electron', '**/main/**', '**/preload/**', '**/renderer/**'], 'the core runs without Electron and without the UI.') },
+  { files: ['relay/**/*.ts'], rules: restrict(['@lva/desktop*', '**/desktop/**'], 'the relay deploys without the desktop.') },
+);
