@@ -29,11 +29,10 @@ export interface EmbedderSource {
 /** The model cannot be loaded now; search falls back to keywords and embeddings wait. */
 export class EmbedderUnavailableError extends Error {
   readonly code = 'EMBEDDER_UNAVAILABLE';
-  constructor(
-    readonly embedderId: string,
-    reason: string,
-  ) {
+  readonly embedderId: string;
+  constructor(embedderId: string, reason: string) {
     super(`embedding model ${embedderId} is unavailable: ${reason}`);
+    this.embedderId = embedderId;
     this.name = 'EmbedderUnavailableError';
   }
 }
