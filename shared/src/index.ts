@@ -1,1 +1,3 @@
-export {};
+export * from './capture/Capture.ts';
+export * from './capture/captureId.ts';
+export * from './docs/layout.ts';

@@ -1,0 +1,388 @@
+import fs from 'node:fs';
+import { ImmutableString } from '@automerge/automerge';
+import path from 'node:path';
+import { Capture, NewCapture, deriveTitle, newCaptureId, shardRecords, fromRecord, type BlobRef } from '@lva/shared';
+import { BlobStore } from './blobs/BlobStore.ts';
+import { fileKind, wavDurationMs } from './captureFiles.ts';
+import { dataDirLayout, type DataDirLayout } from './DataDir.ts';
+import { DataDirLock } from './device/DataDirLock.ts';
+import { DocStore } from './docs/DocStore.ts';
+import type { EmbedderSource } from './embed/Embedder.ts';
+import { resolveEmbedderSource } from './embed/embedderSources.ts';
+import { CoreError } from './errors.ts';
+import { EMBED_JOB, EmbeddingService } from './index/EmbeddingService.ts';
+import { INDEX_SHARD_JOB, IndexUpdater } from './index/IndexUpdater.ts';
+import { SearchIndex, type IndexFilters, type IndexedCapture } from './index/SearchIndex.ts';
+import { JobQueue, type Job, type JobState } from './jobs/JobQueue.ts';
+import { JobRunner, type JobEvent } from './jobs/JobRunner.ts';
+import { HybridSearch, type SearchQuery, type SearchResult } from './search/HybridSearch.ts';
+
+export interface CoreOptions {
+  dataDir: string;
+  /** An embedder source, or a name: `use` (default, ships with the app) or `hf:<org>/<model>`. */
+  embedder?: EmbedderSource | string;
+  /** Whether a transformers.js model may be downloaded; off on machines without internet. */
+  allowRemoteModels?: boolean;
+  deviceName?: string;
+  /** Run jobs in the background (the app); the CLI drains them itself so it can show progress and exit. */
+  background?: boolean;
+}
+
+export type CoreEvent =
+  | { type: 'progress'; task: 'index' | 'embed' | 'model'; done: number; total: number; message: string }
+  | { type: 'notice'; message: string }
+  | { type: 'job'; event: JobEvent };
+
+export interface CaptureView extends Capture {
+  /** Per-device derived state: whether this device's index and vectors are current. */
+  local: { indexed: boolean; embedded: boolean };
+}
+
+export interface CoreStats {
+  captures: number;
+  bySource: Record<string, number>;
+  shards: number;
+  blobs: { count: number; bytes: number };
+  jobs: Record<JobState, number>;
+  embedder: { id: string; state: string; embedded: number; total: number; reason?: string };
+  disk: { docs: number; index: number };
+  deviceId: string;
+  dataDir: string;
+}
+
+/**
+ * The engine behind the app, the CLI and (later) the headless server. It owns the documents (truth),
+ * the blob store, the job queue, and the derived index, and exposes one API over them. No Electron here.
+ */
+export class Core {
+  readonly layout: DataDirLayout;
+  readonly docs: DocStore;
+  readonly blobs: BlobStore;
+  readonly queue: JobQueue;
+  readonly runner: JobRunner;
+  readonly embeddings: EmbeddingService;
+  #index: SearchIndex;
+  #updater: IndexUpdater;
+  #search: HybridSearch;
+  readonly #lock: DataDirLock;
+  readonly #listeners = new Set<(e: CoreEvent) => void>();
+  readonly #background: boolean;
+  #closed = false;
+
+  private constructor(parts: {
+    layout: DataDirLayout;
+    lock: DataDirLock;
+    docs: DocStore;
+    blobs: BlobStore;
+    queue: JobQueue;
+    index: SearchIndex;
+    source: EmbedderSource;
+    background: boolean;
+  }) {
+    this.layout = parts.layout;
+    this.#lock = parts.lock;
+    this.docs = parts.docs;
+    this.blobs = parts.blobs;
+    this.queue = parts.queue;
+    this.#index = parts.index;
+    this.#background = parts.background;
+    this.runner = new JobRunner(this.queue);
+    this.embeddings = new EmbeddingService(this.#index, this.queue, parts.source);
+    this.#updater = this.#wireIndex(this.#index);
+    this.#search = new HybridSearch(this.#index, this.embeddings);
+    this.runner.register(INDEX_SHARD_JOB, (job) => this.#updater.run(job));
+    this.runner.register(EMBED_JOB, (job) => this.embeddings.run(job));
+    this.runner.onEvent((event) => this.#emit({ type: 'job', event }));
+    this.embeddings.onProgress((p) =>
+      this.#emit({ type: 'progress', task: 'embed', done: p.embedded, total: p.total, message: `embedding captures (${p.embedderId})` }),
+    );
+    this.embeddings.onLoadProgress((p) =>
+      this.#emit({ type: 'progress', task: 'model', done: p.loaded ?? 0, total: p.total ?? 0, message: `loading model${p.file ? ` ${p.file}` : ''}: ${p.stage}` }),
+    );
+    this.docs.onShardChange((docId) => {
+      this.#updater.enqueue(docId);
+      this.runner.poke();
+    });
+  }
+
+  static async open(options: CoreOptions): Promise<Core> {
+    const layout = dataDirLayout(options.dataDir);
+    if (fs.existsSync(layout.root) && !fs.statSync(layout.root).isDirectory()) {
+      throw new CoreError('DATA_DIR_INVALID', `${layout.root} is a file, not a data directory`);
+    }
+    fs.mkdirSync(layout.root, { recursive: true });
+    const lock = new DataDirLock(layout.lock);
+    lock.acquire();
+    try {
+      const docs = await DocStore.open(layout, options.deviceName);
+      const source =
+        typeof options.embedder === 'object'
+          ? options.embedder
+          : resolveEmbedderSource(options.embedder ?? 'use', { modelDir: layout.models, allowRemote: options.allowRemoteModels ?? true });
+      const core = new Core({
+        layout,
+        lock,
+        docs,
+        blobs: new BlobStore(layout.blobs),
+        queue: new JobQueue(layout.jobs),
+        index: SearchIndex.open(layout.index),
+        source,
+        background: options.background ?? true,
+      });
+      core.#startup();
+      return core;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  #wireIndex(index: SearchIndex): IndexUpdater {
+    const updater = new IndexUpdater(this.docs, index, this.queue);
+    updater.onReport((report) => {
+      if (report.upserted > 0) this.embeddings.enqueue();
+      for (const bad of report.invalid) this.#emit({ type: 'notice', message: `capture ${bad.id} was skipped by the index: ${bad.error}` });
+    });
+    return updater;
+  }
+
+  #startup(): void {
+    if (this.#index.status.kind === 'created' && this.docs.shardIds().length > 0) {
+      this.#emit({ type: 'notice', message: this.#index.status.reason });
+    }
+    this.queue.prune(7 * 86_400_000);
+    this.#updater.reconcile();
+    this.embeddings.enqueue();
+    // Loading starts now so the first search finds the model warm; a failure only means keyword search.
+    this.embeddings.load().catch(() => undefined);
+    if (this.#background) this.runner.start();
+  }
+
+  on(listener: (e: CoreEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: CoreEvent): void {
+    for (const l of this.#listeners) l(event);
+  }
+
+  get indexStatus(): SearchIndex['status'] {
+    return this.#index.status;
+  }
+
+  // ---- captures ----
+
+  #newCapture(raw: NewCapture): Capture {
+    const parsed = NewCapture.safeParse(raw);
+    if (!parsed.success) throw new CoreError('BAD_INPUT', formatIssues(parsed.error.issues));
+    const input = parsed.data;
+    const now = Date.now();
+    const createdAt = input.createdAt ?? now;
+    const title = input.title ?? deriveTitle(input.text);
+    if (!input.text.trim() && !title.trim() && input.blobs.length === 0) throw new CoreError('BAD_INPUT', 'a capture needs text, a title or a file');
+    const capture: Capture = {
+      id: newCaptureId(createdAt) as Capture['id'],
+      createdAt,
+      source: input.source,
+      deviceId: this.docs.device.deviceId,
+      title,
+      text: input.text,
+      blobs: input.blobs,
+      status: {},
+      concepts: [],
+      tags: [...new Set(input.tags.map((t) => t.toLowerCase()))],
+      edits: [],
+    };
+    return Capture.parse(capture);
+  }
+
+  /** Stores a capture and resolves once it is on disk; indexing follows as a job. */
+  async capture(input: NewCapture): Promise<Capture> {
+    const [capture] = await this.captureMany([input]);
+    return capture!;
+  }
+
+  /** Many captures in one document change and one fsync: the import path. */
+  async captureMany(inputs: readonly NewCapture[]): Promise<Capture[]> {
+    const captures = inputs.map((input) => this.#newCapture(input));
+    await this.docs.addCaptures(captures);
+    return captures;
+  }
+
+  /** Stores the file as a blob (fsynced) before the capture that refers to it. */
+  async captureFile(file: string, extra: { title?: string; tags?: string[]; text?: string } = {}): Promise<Capture> {
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new CoreError('NOT_FOUND', `no such file: ${file}`);
+    const head = Buffer.alloc(16);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, head, 0, 16, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const kind = fileKind(file, head);
+    const stored = this.blobs.putFile(file);
+    const blob: BlobRef = { sha256: stored.sha256, mime: kind.mime, size: stored.size, name: path.basename(file) };
+    if (kind.mime === 'audio/wav') {
+      const durationMs = wavDurationMs(this.blobs.get(stored.sha256));
+      if (durationMs !== undefined) blob.durationMs = durationMs;
+    }
+    const capture = this.#newCapture({
+      text: extra.text ?? '',
+      title: extra.title ?? path.basename(file, path.extname(file)),
+      source: kind.source,
+      tags: extra.tags ?? [],
+      blobs: [blob],
+    });
+    // The step that turns the file into text arrives with the agents; until then it is visibly waiting.
+    capture.status[kind.step] = { state: 'pending', reason: 'waiting for the processing pipeline', updatedAt: capture.createdAt };
+    await this.docs.addCaptures([capture]);
+    return capture;
+  }
+
+  async get(id: string): Promise<CaptureView | undefined> {
+    const capture = await this.docs.getCapture(id);
+    if (!capture || capture.deletedAt !== undefined) return undefined;
+    const rowid = this.#index.rowidOf(id);
+    const embedded = rowid !== undefined && this.#index.isEmbedded(this.embeddings.embedderId, rowid);
+    return { ...capture, local: { indexed: rowid !== undefined, embedded } };
+  }
+
+  /** Records a person's edit; the edit log keeps machine output from silently overwriting it later. */
+  async edit(id: string, patch: { title?: string; text?: string; tags?: string[] }): Promise<void> {
+    const at = Date.now();
+    const deviceId = this.docs.device.deviceId;
+    const next = Capture.pick({ title: true, text: true, tags: true }).partial().safeParse(patch);
+    if (!next.success) throw new CoreError('BAD_INPUT', formatIssues(next.error.issues));
+    const found = await this.docs.changeCapture(id, (record) => {
+      if (next.data.title !== undefined) {
+        record.title = next.data.title;
+        record.edits.push({ at, deviceId, field: 'title' });
+      }
+      if (next.data.text !== undefined) {
+        record.text = new ImmutableString(next.data.text);
+        record.edits.push({ at, deviceId, field: 'text' });
+      }
+      if (next.data.tags !== undefined) {
+        record.tags = [...new Set(next.data.tags.map((t) => t.toLowerCase()))];
+        record.edits.push({ at, deviceId, field: 'tags' });
+      }
+    });
+    if (!found) throw new CoreError('NOT_FOUND', `no capture with id ${id}`);
+  }
+
+  async delete(id: string): Promise<void> {
+    const found = await this.docs.changeCapture(id, (record) => {
+      record.deletedAt = Date.now();
+    });
+    if (!found) throw new CoreError('NOT_FOUND', `no capture with id ${id}`);
+  }
+
+  list(options: { limit?: number; before?: { createdAt: number; id: string }; filters?: IndexFilters } = {}): IndexedCapture[] {
+    return this.#index.list({ limit: options.limit ?? 50, ...(options.before ? { before: options.before } : {}), ...(options.filters ? { filters: options.filters } : {}) });
+  }
+
+  /** Every live capture, read from the documents (not the index), oldest first: the export path. */
+  async *allCaptures(): AsyncGenerator<Capture> {
+    const all: Capture[] = [];
+    for (const docId of this.docs.shardIds()) {
+      const handle = await this.docs.shard(docId);
+      for (const [, record] of shardRecords(handle.doc())) {
+        const parsed = fromRecord(record);
+        if (parsed.ok && parsed.capture.deletedAt === undefined) all.push(parsed.capture);
+      }
+    }
+    all.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    yield* all;
+  }
+
+  // ---- search ----
+
+  /** One search API for the UI, the agents and the CLI. `waitForModel` trades latency for hybrid results on a cold start. */
+  async search(query: SearchQuery, options: { waitForModel?: boolean } = {}): Promise<SearchResult> {
+    if (options.waitForModel) await this.embeddings.load().catch(() => undefined);
+    return this.#search.search(query);
+  }
+
+  // ---- jobs and the index ----
+
+  jobs(filter: { state?: JobState; kind?: string; limit?: number } = {}): Job[] {
+    return this.queue.list(filter);
+  }
+
+  /** Runs every due job now (index, then embeddings); waiting jobs stay waiting. */
+  async drain(): Promise<void> {
+    await this.runner.drain();
+  }
+
+  /** Rebuilds the index from the documents alone, as if it had been deleted. */
+  async reindex(): Promise<void> {
+    await this.runner.stop();
+    this.#index.close();
+    fs.rmSync(this.layout.index, { force: true });
+    this.#index = SearchIndex.open(this.layout.index);
+    this.#rebindIndex();
+    const total = this.docs.shardIds().length;
+    let done = 0;
+    const off = this.#updater.onReport(() => {
+      done++;
+      this.#emit({ type: 'progress', task: 'index', done, total, message: 'indexing captures' });
+    });
+    this.#updater.reconcile();
+    await this.runner.drain();
+    off();
+    if (this.#background) this.runner.start();
+  }
+
+  #rebindIndex(): void {
+    this.#updater = this.#wireIndex(this.#index);
+    this.embeddings.rebind(this.#index);
+    this.#search = new HybridSearch(this.#index, this.embeddings);
+  }
+
+  stats(): CoreStats {
+    const blobs = { count: 0, bytes: 0 };
+    if (fs.existsSync(this.layout.blobs)) {
+      for (const dir of fs.readdirSync(this.layout.blobs)) {
+        for (const f of fs.readdirSync(path.join(this.layout.blobs, dir))) {
+          if (f.endsWith('.tmp')) continue;
+          blobs.count++;
+          blobs.bytes += fs.statSync(path.join(this.layout.blobs, dir, f)).size;
+        }
+      }
+    }
+    const size = (file: string): number => ['', '-wal'].reduce((n, s) => n + (fs.existsSync(file + s) ? fs.statSync(file + s).size : 0), 0);
+    const status = this.embeddings.status;
+    const coverage = this.embeddings.coverage();
+    return {
+      captures: this.#index.count(),
+      bySource: this.#index.countsBySource(),
+      shards: this.docs.shardIds().length,
+      blobs,
+      jobs: this.queue.counts(),
+      embedder: {
+        id: this.embeddings.embedderId,
+        state: status.state,
+        ...coverage,
+        ...(status.state === 'unavailable' ? { reason: status.reason } : {}),
+      },
+      disk: { docs: size(this.layout.docs), index: size(this.layout.index) },
+      deviceId: this.docs.device.deviceId,
+      dataDir: this.layout.root,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.runner.stop();
+    await this.docs.close();
+    this.queue.close();
+    this.#index.close();
+    this.#lock.release();
+  }
+}
+
+export function formatIssues(issues: readonly { path: PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message)).join('; ');
+}

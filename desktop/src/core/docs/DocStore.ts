@@ -1,0 +1,197 @@
+import os from 'node:os';
+import { Repo, type AutomergeUrl, type DocHandle, type DocumentId } from '@automerge/automerge-repo';
+import {
+  SHARD_CAPACITY,
+  bucketOf,
+  captureIdTime,
+  countCaptures,
+  fromRecord,
+  monthKey,
+  newAccountDoc,
+  newShardDoc,
+  toRecord,
+  type AccountDoc,
+  type Capture,
+  type ShardDoc,
+} from '@lva/shared';
+import { CoreError } from '../errors.ts';
+import { newDeviceId, readDeviceState, writeDeviceState, type DeviceState } from '../device/DeviceState.ts';
+import { SqliteStorageAdapter } from './SqliteStorageAdapter.ts';
+
+export function docIdOf(url: string): DocumentId {
+  return (url.startsWith('automerge:') ? url.slice('automerge:'.length) : url) as DocumentId;
+}
+
+export type ShardListener = (docId: DocumentId) => void;
+
+/**
+ * The documents: one account document and the monthly capture shards, through automerge-repo on a
+ * durable SQLite storage. Every write resolves only after the change is fsynced.
+ */
+export class DocStore {
+  readonly repo: Repo;
+  readonly storage: SqliteStorageAdapter;
+  readonly device: DeviceState;
+  readonly account: DocHandle<AccountDoc>;
+  readonly #shards = new Map<DocumentId, Promise<DocHandle<ShardDoc>>>();
+  readonly #listeners = new Set<ShardListener>();
+
+  private constructor(repo: Repo, storage: SqliteStorageAdapter, device: DeviceState, account: DocHandle<AccountDoc>) {
+    this.repo = repo;
+    this.storage = storage;
+    this.device = device;
+    this.account = account;
+    // Shards created elsewhere reach this device through the account document (sync, a later issue).
+    account.on('change', () => {
+      for (const url of this.shardUrls()) void this.#trackNew(url);
+    });
+  }
+
+  static async open(paths: { docs: string; device: string }, deviceName: string = os.hostname()): Promise<DocStore> {
+    const storage = new SqliteStorageAdapter(paths.docs);
+    // Saves are flushed explicitly before a capture is acknowledged; the debounce only batches background saves.
+    const repo = new Repo({ storage, network: [], saveDebounceRate: 50 });
+    let device = readDeviceState(paths.device);
+    let account: DocHandle<AccountDoc>;
+    if (device) {
+      try {
+        account = await repo.find<AccountDoc>(device.accountUrl as AutomergeUrl);
+      } catch (err) {
+        await repo.shutdown();
+        throw new CoreError('DATA_DIR_INVALID', `the account document is missing from ${paths.docs}; the data directory is damaged`, { cause: err });
+      }
+    } else {
+      const now = Date.now();
+      account = repo.create<AccountDoc>(newAccountDoc(now));
+      const deviceId = newDeviceId();
+      account.change((d) => {
+        d.devices[deviceId] = { name: deviceName, addedAt: now };
+      });
+      await repo.flush([account.documentId]);
+      // Written last: a data dir without device.json is simply new, so a crash before this point loses nothing acknowledged.
+      device = { version: 1, deviceId, deviceName, accountUrl: account.url, createdAt: now };
+      writeDeviceState(paths.device, device);
+    }
+    return new DocStore(repo, storage, device, account);
+  }
+
+  shardUrls(): AutomergeUrl[] {
+    return Object.values(this.account.doc().shards).flat() as AutomergeUrl[];
+  }
+
+  shardIds(): DocumentId[] {
+    return this.shardUrls().map(docIdOf);
+  }
+
+  onShardChange(listener: ShardListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async shard(url: AutomergeUrl | DocumentId): Promise<DocHandle<ShardDoc>> {
+    const docId = docIdOf(url);
+    let handle = this.#shards.get(docId);
+    if (!handle) {
+      handle = this.repo.find<ShardDoc>(docId).then((h) => {
+        h.on('change', () => this.#emit(h.documentId));
+        return h;
+      });
+      this.#shards.set(docId, handle);
+      handle.catch(() => this.#shards.delete(docId));
+    }
+    return handle;
+  }
+
+  /** Stores new captures and resolves once they are on disk: only then may they be acknowledged. */
+  async addCaptures(captures: readonly Capture[]): Promise<void> {
+    const byMonth = new Map<string, Capture[]>();
+    for (const c of captures) {
+      const month = monthKey(captureIdTime(c.id));
+      byMonth.set(month, [...(byMonth.get(month) ?? []), c]);
+    }
+    const touched = new Set<DocumentId>([this.account.documentId]);
+    for (const [month, list] of byMonth) {
+      let rest = list;
+      while (rest.length > 0) {
+        const { handle, room } = await this.#writableShard(month);
+        const batch = rest.slice(0, room);
+        rest = rest.slice(room);
+        handle.change((d) => {
+          // `??=` would return the plain object assigned, not Automerge's proxy of it, and writes to it would be lost.
+          for (const c of batch) {
+            const b = bucketOf(c.id);
+            if (!d.buckets[b]) d.buckets[b] = {};
+            d.buckets[b][c.id] = toRecord(c);
+          }
+        });
+        touched.add(handle.documentId);
+      }
+    }
+    await this.repo.flush([...touched]);
+  }
+
+  async getCapture(id: string): Promise<Capture | undefined> {
+    const month = monthKey(captureIdTime(id));
+    for (const url of this.account.doc().shards[month] ?? []) {
+      const record = (await this.shard(url as AutomergeUrl)).doc().buckets[bucketOf(id)]?.[id];
+      if (record) {
+        const parsed = fromRecord(record);
+        if (!parsed.ok) throw new CoreError('DATA_DIR_INVALID', `capture ${id} is malformed: ${parsed.error}`);
+        return parsed.capture;
+      }
+    }
+    return undefined;
+  }
+
+  /** Applies `edit` to the stored capture and flushes; returns false when no such capture exists. */
+  async changeCapture(id: string, edit: (record: ShardDoc['buckets'][string][string]) => void): Promise<boolean> {
+    const month = monthKey(captureIdTime(id));
+    for (const url of this.account.doc().shards[month] ?? []) {
+      const handle = await this.shard(url as AutomergeUrl);
+      if (!handle.doc().buckets[bucketOf(id)]?.[id]) continue;
+      handle.change((d) => edit(d.buckets[bucketOf(id)]![id]!));
+      await this.repo.flush([handle.documentId]);
+      return true;
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    await this.repo.flush();
+    await this.repo.shutdown();
+    this.storage.close();
+  }
+
+  async #writableShard(month: string): Promise<{ handle: DocHandle<ShardDoc>; room: number }> {
+    const urls = this.account.doc().shards[month] ?? [];
+    const last = urls.at(-1);
+    if (last) {
+      const handle = await this.shard(last as AutomergeUrl);
+      const room = SHARD_CAPACITY - countCaptures(handle.doc());
+      if (room > 0) return { handle, room };
+    }
+    const handle = this.repo.create<ShardDoc>(newShardDoc(month));
+    this.#shards.set(handle.documentId, Promise.resolve(handle));
+    handle.on('change', () => this.#emit(handle.documentId));
+    this.account.change((d) => {
+      if (!d.shards[month]) d.shards[month] = [];
+      d.shards[month].push(handle.url);
+    });
+    return { handle, room: SHARD_CAPACITY };
+  }
+
+  async #trackNew(url: AutomergeUrl): Promise<void> {
+    const docId = docIdOf(url);
+    if (this.#shards.has(docId)) return;
+    try {
+      await this.shard(docId);
+      this.#emit(docId);
+    } catch {
+      // Listed before its contents arrived; the next account change tries again.
+    }
+  }
+
+  #emit(docId: DocumentId): void {
+    for (const listener of this.#listeners) listener(docId);
+  }
+}

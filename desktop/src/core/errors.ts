@@ -1,0 +1,17 @@
+/** Every error the core reports to a caller carries one of these codes, so UIs and scripts can act on it. */
+export type CoreErrorCode =
+  | 'BAD_INPUT'
+  | 'NOT_FOUND'
+  | 'DATA_DIR_LOCKED'
+  | 'DATA_DIR_INVALID'
+  | 'TOO_LARGE'
+  | 'IO';
+
+export class CoreError extends Error {
+  readonly code: CoreErrorCode;
+  constructor(code: CoreErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = 'CoreError';
+  }
+}

@@ -1,0 +1,127 @@
+import { EmbedderUnavailableError, type Embedder, type EmbedderSource, type LoadProgress } from '../embed/Embedder.ts';
+import type { Job, JobQueue } from '../jobs/JobQueue.ts';
+import { JobWaitError } from '../jobs/JobRunner.ts';
+import { embeddingInput, type SearchIndex } from './SearchIndex.ts';
+
+export const EMBED_JOB = 'embed';
+
+/** Batches of 64: the encoder's throughput flattens out there (~160 sentences/s on 2 cores). */
+const BATCH = 64;
+
+export type EmbedderStatus =
+  | { state: 'loading' }
+  | { state: 'ready'; embedderId: string }
+  | { state: 'unavailable'; embedderId: string; reason: string };
+
+export interface EmbeddingProgress {
+  embedderId: string;
+  embedded: number;
+  total: number;
+}
+
+/**
+ * Owns the active embedder and the embedding backlog. The backlog is derived from the index (captures
+ * whose vector is missing or stale), so one job per embedder drains it and nothing is lost if the
+ * model is missing for a while: the job waits and catches up once the model loads.
+ */
+export class EmbeddingService {
+  #index: SearchIndex;
+  readonly #queue: JobQueue;
+  readonly #source: EmbedderSource;
+  #embedder: Promise<Embedder> | undefined;
+  #status: EmbedderStatus = { state: 'loading' };
+  #loadedDimension = 0;
+  readonly #progress = new Set<(p: EmbeddingProgress) => void>();
+  readonly #loadProgress = new Set<(p: LoadProgress) => void>();
+
+  constructor(index: SearchIndex, queue: JobQueue, source: EmbedderSource) {
+    this.#index = index;
+    this.#queue = queue;
+    this.#source = source;
+  }
+
+  /** After a rebuild the index is a new file; the loaded model stays. */
+  rebind(index: SearchIndex): void {
+    this.#index = index;
+    if (this.#status.state === 'ready') index.ensureEmbedder(this.#status.embedderId, this.#loadedDimension);
+  }
+
+  get embedderId(): string {
+    return this.#source.id;
+  }
+
+  get status(): EmbedderStatus {
+    return this.#status;
+  }
+
+  onProgress(listener: (p: EmbeddingProgress) => void): () => void {
+    this.#progress.add(listener);
+    return () => this.#progress.delete(listener);
+  }
+
+  onLoadProgress(listener: (p: LoadProgress) => void): () => void {
+    this.#loadProgress.add(listener);
+    return () => this.#loadProgress.delete(listener);
+  }
+
+  /** Loads the model once; a failed load is retried on the next call, since the model may have arrived since. */
+  load(): Promise<Embedder> {
+    if (!this.#embedder) {
+      this.#status = { state: 'loading' };
+      const loading = this.#source.load((p) => {
+        for (const l of this.#loadProgress) l(p);
+      });
+      this.#embedder = loading.then(
+        (embedder) => {
+          this.#index.ensureEmbedder(embedder.id, embedder.dimension);
+          this.#loadedDimension = embedder.dimension;
+          this.#status = { state: 'ready', embedderId: embedder.id };
+          return embedder;
+        },
+        (err: unknown) => {
+          this.#embedder = undefined;
+          const reason = err instanceof Error ? err.message : String(err);
+          this.#status = { state: 'unavailable', embedderId: this.#source.id, reason };
+          throw err instanceof EmbedderUnavailableError ? err : new EmbedderUnavailableError(this.#source.id, reason);
+        },
+      );
+    }
+    return this.#embedder;
+  }
+
+  /** The loaded embedder, or undefined without waiting: search must not stall on a model load. */
+  ready(): Promise<Embedder> | undefined {
+    return this.#status.state === 'ready' ? this.#embedder : undefined;
+  }
+
+  enqueue(): void {
+    this.#queue.enqueue(EMBED_JOB, this.#source.id, { embedderId: this.#source.id }, { priority: 50, maxAttempts: 20 });
+  }
+
+  coverage(): { embedded: number; total: number } {
+    return this.#index.hasEmbedder(this.#source.id) ? this.#index.embeddingCoverage(this.#source.id) : { embedded: 0, total: this.#index.count() };
+  }
+
+  async run(_job: Job): Promise<void> {
+    let embedder: Embedder;
+    try {
+      embedder = await this.load();
+    } catch (err) {
+      throw new JobWaitError(`${err instanceof Error ? err.message : String(err)}; search is keyword-only until it loads`, 60_000);
+    }
+    const total = this.#index.count();
+    for (;;) {
+      const batch = this.#index.embeddingBacklog(embedder.id, BATCH);
+      if (batch.length === 0) break;
+      const vectors = await embedder.embed(batch.map((b) => embeddingInput(b.title, b.text)));
+      this.#index.storeVectors(
+        embedder.id,
+        batch.map((item, i) => ({ item, vector: vectors[i]! })),
+      );
+      const { embedded } = this.#index.embeddingCoverage(embedder.id);
+      for (const l of this.#progress) l({ embedderId: embedder.id, embedded, total });
+      // Let searches in between: a backlog of 100k takes minutes.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import type { Job, JobQueue } from './JobQueue.ts';
+
+/** Thrown by a handler that cannot run yet (no model, offline): the job waits without spending an attempt. */
+export class JobWaitError extends Error {
+  readonly recheckInMs: number;
+  constructor(reason: string, recheckInMs = 30_000) {
+    super(reason);
+    this.name = 'JobWaitError';
+    this.recheckInMs = recheckInMs;
+  }
+}
+
+export type JobHandler = (job: Job) => Promise<void>;
+
+export interface BackoffPolicy {
+  baseMs: number;
+  maxMs: number;
+  random: () => number;
+}
+
+/** Full jitter: spreads retries of many jobs that failed together, so they do not all hit a provider at once. */
+export function backoffDelay(attempt: number, policy: BackoffPolicy): number {
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + (policy.random() * ceiling) / 2);
+}
+
+export interface JobEvent {
+  job: Job;
+  outcome: 'done' | 'retry' | 'failed' | 'waiting';
+  error?: string;
+}
+
+/** Runs jobs from the queue one at a time. SQLite writes are serial anyway, and one core stays free for the UI. */
+export class JobRunner {
+  readonly #queue: JobQueue;
+  readonly #handlers = new Map<string, JobHandler>();
+  readonly #backoff: BackoffPolicy;
+  readonly #listeners = new Set<(event: JobEvent) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+
+  constructor(queue: JobQueue, backoff: Partial<BackoffPolicy> = {}) {
+    this.#queue = queue;
+    this.#backoff = { baseMs: 1000, maxMs: 10 * 60_000, random: Math.random, ...backoff };
+  }
+
+  register(kind: string, handler: JobHandler): void {
+    this.#handlers.set(kind, handler);
+  }
+
+  onEvent(listener: (event: JobEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Runs one due job; false when none is due. */
+  async runOne(): Promise<boolean> {
+    const job = this.#queue.claim([...this.#handlers.keys()]);
+    if (!job) return false;
+    const handler = this.#handlers.get(job.kind)!;
+    try {
+      await handler(job);
+      this.#queue.complete(job.id);
+      this.#emit({ job, outcome: 'done' });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof JobWaitError) {
+        this.#queue.wait(job.id, message, err.recheckInMs);
+        this.#emit({ job, outcome: 'waiting', error: message });
+      } else {
+        const state = this.#queue.fail(job.id, message, backoffDelay(job.attempts + 1, this.#backoff));
+        this.#emit({ job, outcome: state === 'failed' ? 'failed' : 'retry', error: message });
+      }
+    }
+    return true;
+  }
+
+  /** Runs every job that is due now, including ones those jobs enqueue; waiting jobs are left waiting. */
+  async drain(): Promise<void> {
+    while (await this.runOne()) {
+      // keep going
+    }
+  }
+
+  /** Runs in the background until stopped, sleeping until the next job is due or `poke` is called. */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.poke();
+  }
+
+  /** New work was enqueued: run it soon rather than at the next scheduled wake-up. */
+  poke(): void {
+    if (this.#stopped || this.#running) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+      this.#schedule();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped && (await this.runOne())) {
+      // Yield between jobs so searches and captures on the same event loop are not starved.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const next = this.#queue.nextDue([...this.#handlers.keys()]);
+    if (next === undefined) return;
+    const delay = Math.max(0, Math.min(next - Date.now(), 60_000));
+    this.#timer = setTimeout(() => this.poke(), delay);
+    this.#timer.unref();
+  }
+
+  #emit(event: JobEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}
