@@ -182,7 +182,7 @@ export class Core {
     const title = input.title ?? deriveTitle(input.text);
     if (!input.text.trim() && !title.trim() && input.blobs.length === 0) throw new CoreError('BAD_INPUT', 'a capture needs text, a title or a file');
     const capture: Capture = {
-      id: newCaptureId(createdAt) as Capture['id'],
+      id: input.id ?? (newCaptureId(createdAt) as Capture['id']),
       createdAt,
       source: input.source,
       deviceId: this.docs.device.deviceId,
@@ -203,11 +203,24 @@ export class Core {
     return capture!;
   }
 
-  /** Many captures in one document change and one fsync: the import path. */
+  /** Many captures in one document change and one fsync: the bulk path. */
   async captureMany(inputs: readonly NewCapture[]): Promise<Capture[]> {
-    const captures = inputs.map((input) => this.#newCapture(input));
-    await this.docs.addCaptures(captures);
-    return captures;
+    return (await this.importCaptures(inputs)).map((r) => r.capture);
+  }
+
+  /**
+   * Like captureMany, but inputs that carry the id of a capture this device already has are skipped
+   * (`created: false`), so importing the same export twice adds nothing.
+   */
+  async importCaptures(inputs: readonly NewCapture[]): Promise<{ capture: Capture; created: boolean }[]> {
+    const results: { capture: Capture; created: boolean }[] = [];
+    for (const input of inputs) {
+      const capture = this.#newCapture(input);
+      const created = input.id === undefined || !(await this.docs.getCapture(capture.id));
+      results.push({ capture, created });
+    }
+    await this.docs.addCaptures(results.filter((r) => r.created).map((r) => r.capture));
+    return results;
   }
 
   /** Stores the file as a blob (fsynced) before the capture that refers to it. */
@@ -313,6 +326,11 @@ export class Core {
   /** Runs every due job now (index, then embeddings); waiting jobs stay waiting. */
   async drain(): Promise<void> {
     await this.runner.drain();
+  }
+
+  /** Brings keyword search up to date without waiting for the (slower) embedding backlog. */
+  async catchUpIndex(): Promise<void> {
+    await this.runner.drain([INDEX_SHARD_JOB]);
   }
 
   /** Rebuilds the index from the documents alone, as if it had been deleted. */

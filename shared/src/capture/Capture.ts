@@ -84,6 +84,8 @@ export type Capture = z.infer<typeof Capture>;
 
 /** What a caller supplies to create a capture; the store fills in id, device and defaults. */
 export const NewCapture = z.object({
+  /** Kept when importing an export, so a round trip keeps ids and a repeated import adds nothing. */
+  id: CaptureId.optional(),
   text: z.string().max(MAX_TEXT_LENGTH).default(''),
   title: z.string().max(500).optional(),
   createdAt: z.number().int().nonnegative().optional(),

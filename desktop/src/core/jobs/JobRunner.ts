@@ -54,9 +54,9 @@ export class JobRunner {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Runs one due job; false when none is due. */
-  async runOne(): Promise<boolean> {
-    const job = this.#queue.claim([...this.#handlers.keys()]);
+  /** Runs one due job, of the given kinds or any registered kind; false when none is due. */
+  async runOne(kinds: readonly string[] = [...this.#handlers.keys()]): Promise<boolean> {
+    const job = this.#queue.claim(kinds.filter((k) => this.#handlers.has(k)));
     if (!job) return false;
     const handler = this.#handlers.get(job.kind)!;
     try {
@@ -77,8 +77,8 @@ export class JobRunner {
   }
 
   /** Runs every job that is due now, including ones those jobs enqueue; waiting jobs are left waiting. */
-  async drain(): Promise<void> {
-    while (await this.runOne()) {
+  async drain(kinds?: readonly string[]): Promise<void> {
+    while (await this.runOne(kinds)) {
       // keep going
     }
   }

@@ -1,0 +1,76 @@
+import { CAPTURE_SOURCES, type CaptureSource } from '@lva/shared';
+import type { Core } from '../../core/Core.ts';
+import { CoreError } from '../../core/errors.ts';
+import { UsageError } from '../CliError.ts';
+import { parse, parseLimit, print, withCore } from '../context.ts';
+import { date } from '../render.ts';
+
+function sources(values: string[] | undefined): CaptureSource[] | undefined {
+  if (!values?.length) return undefined;
+  for (const s of values) if (!(CAPTURE_SOURCES as readonly string[]).includes(s)) throw new UsageError(`--source must be one of ${CAPTURE_SOURCES.join(', ')} (got "${s}")`);
+  return values as CaptureSource[];
+}
+export { sources as parseSources };
+
+/** Waits for the index so the capture is searchable when the command returns; `--no-wait` leaves it to the next run. */
+async function settle(core: Core, wait: boolean): Promise<void> {
+  if (wait) await core.drain();
+}
+
+export async function captureCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    file: { type: 'string' },
+    title: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    source: { type: 'string' },
+    'no-wait': { type: 'boolean', default: false },
+  });
+  const text = positionals.join(' ');
+  if (!values.file && !text.trim()) throw new UsageError('nothing to capture: give text, e.g. lva capture "what I learned", or --file PATH');
+  const source = sources(values.source ? [values.source] : undefined)?.[0];
+  await withCore(values, async (core) => {
+    const capture = values.file
+      ? await core.captureFile(values.file, { ...(values.title ? { title: values.title } : {}), tags: values.tag ?? [], ...(text ? { text } : {}) })
+      : await core.capture({ text, ...(values.title ? { title: values.title } : {}), tags: values.tag ?? [], ...(source ? { source } : {}) });
+    await settle(core, !values['no-wait']);
+    print(values.json, { id: capture.id }, () => `captured ${capture.id}`);
+  });
+}
+
+export async function showCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {});
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new UsageError('usage: lva show ID');
+  await withCore(values, async (core) => {
+    const capture = await core.get(id.toUpperCase());
+    if (!capture) throw new CoreError('NOT_FOUND', `no capture with id ${id}`);
+    print(values.json, capture, () => {
+      const lines = [
+        `${capture.title || '(untitled)'}`,
+        `id       ${capture.id}`,
+        `created  ${date(capture.createdAt)}  (${capture.source}, device ${capture.deviceId})`,
+      ];
+      if (capture.tags.length) lines.push(`tags     ${capture.tags.join(', ')}`);
+      for (const b of capture.blobs) lines.push(`file     ${b.name ?? b.sha256} (${b.mime}, ${b.size} bytes${b.durationMs ? `, ${(b.durationMs / 1000).toFixed(1)} s` : ''})`);
+      for (const [step, s] of Object.entries(capture.status)) lines.push(`${step.padEnd(8)} ${s.state}${s.reason ? `: ${s.reason}` : ''}`);
+      lines.push(`index    ${capture.local.indexed ? 'indexed' : 'not yet indexed'}, ${capture.local.embedded ? 'embedded' : 'not yet embedded'}`);
+      if (capture.edits.length) lines.push(`edited   ${capture.edits.length} time(s), last ${date(capture.edits.at(-1)!.at)}`);
+      lines.push('', capture.text);
+      return lines.join('\n');
+    });
+  });
+}
+
+export async function listCommand(args: string[]): Promise<void> {
+  const { values } = parse(args, { limit: { type: 'string' }, source: { type: 'string', multiple: true }, tag: { type: 'string', multiple: true } });
+  const limit = parseLimit(values.limit, 20);
+  const src = sources(values.source);
+  await withCore(values, async (core) => {
+    await core.catchUpIndex();
+    const rows = core.list({ limit, filters: { ...(src ? { sources: src } : {}), ...(values.tag ? { tags: values.tag } : {}) } });
+    const out = rows.map((r) => ({ id: r.id, title: r.title, createdAt: new Date(r.createdAt).toISOString(), source: r.source, tags: r.tags }));
+    print(values.json, { captures: out }, () =>
+      out.length ? rows.map((r) => `${r.id}  ${date(r.createdAt)}  ${r.source.padEnd(8)} ${r.title || '(untitled)'}`).join('\n') : 'no captures yet',
+    );
+  });
+}

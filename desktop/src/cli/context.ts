@@ -1,0 +1,82 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Core, type CoreEvent } from '../core/Core.ts';
+import { defaultDataDir } from '../core/DataDir.ts';
+import { UsageError } from './CliError.ts';
+import { Progress } from './progress.ts';
+
+/** Options every command takes. */
+export const GLOBAL_OPTIONS = {
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  embedder: { type: 'string' },
+  offline: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse<O extends Options>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!.replace(/^Unknown option/, 'unknown option'));
+  }
+}
+
+export interface GlobalValues {
+  'data-dir'?: string | undefined;
+  json?: boolean | undefined;
+  embedder?: string | undefined;
+  offline?: boolean | undefined;
+}
+
+/** Opens the core for one command, with model and index progress on stderr, and closes it afterwards. */
+export async function withCore<T>(values: GlobalValues, run: (core: Core) => Promise<T>): Promise<T> {
+  const core = await Core.open({
+    dataDir: values['data-dir'] ?? defaultDataDir(),
+    background: false,
+    embedder: values.embedder ?? process.env.LVA_EMBEDDER ?? 'use',
+    allowRemoteModels: !values.offline,
+  });
+  const bars = new Map<string, Progress>();
+  const off = core.on((e: CoreEvent) => reportEvent(e, bars));
+  if (core.indexStatus.kind === 'created' && core.docs.shardIds().length > 0) process.stderr.write(`lva: ${core.indexStatus.reason}\n`);
+  try {
+    return await run(core);
+  } finally {
+    for (const bar of bars.values()) bar.done();
+    off();
+    await core.close();
+  }
+}
+
+function reportEvent(e: CoreEvent, bars: Map<string, Progress>): void {
+  if (e.type === 'progress') {
+    if (e.total <= 0) return;
+    let bar = bars.get(e.task);
+    if (!bar) bars.set(e.task, (bar = new Progress(e.message)));
+    bar.update(e.done, e.total);
+  } else if (e.type === 'notice') {
+    process.stderr.write(`lva: ${e.message}\n`);
+  } else if (e.event.outcome === 'failed') {
+    process.stderr.write(`lva: job ${e.event.job.kind} failed: ${e.event.error}\n`);
+  }
+}
+
+export function print(json: boolean | undefined, value: unknown, human: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human()}\n`);
+}
+
+/** Dates on the command line: YYYY-MM-DD (UTC midnight) or any ISO 8601 timestamp. */
+export function parseDate(value: string, flag: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new UsageError(`${flag} must be a date like 2026-11-24 (got "${value}")`);
+  return ms;
+}
+
+export function parseLimit(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new UsageError(`--limit must be a whole number from 1 to 10000 (got "${value}")`);
+  return n;
+}

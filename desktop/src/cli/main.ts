@@ -1,0 +1,73 @@
+import { CoreError } from '../core/errors.ts';
+import { UsageError } from './CliError.ts';
+import { captureCommand, listCommand, showCommand } from './commands/captureCommands.ts';
+import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
+import { searchCommand } from './commands/searchCommand.ts';
+import { exportCommand, importCommand } from './commands/transferCommands.ts';
+
+const HELP = `lva — Learning Voice Agent from the command line
+
+usage: lva COMMAND [options]
+
+  capture "text" [--title T] [--tag T]... [--source S]   store a capture
+  capture --file x.wav|x.webm|x.png|x.pdf                 store a file as a capture
+  search "query" [--limit N] [--source S] [--tag T] [--from DATE] [--to DATE]
+  show ID                                                 one capture in full
+  list [--limit N] [--source S] [--tag T]                 newest captures
+  import FILE.jsonl | DIR                                 JSONL lines or Markdown files
+  export [--format jsonl|markdown] [--out PATH]           everything, re-importable
+  reindex                                                 rebuild the search index
+  stats                                                   counts, sizes, jobs
+
+every command takes:
+  --data-dir DIR   where data lives (default: the OS app-data directory, or $LVA_DATA_DIR)
+  --json           machine-readable output on stdout
+  --embedder NAME  use (default) or hf:<org>/<model>
+  --offline        never download models
+  --no-wait        (capture, import) return once stored, before indexing
+`;
+
+type Command = (args: string[]) => Promise<number | void>;
+
+const COMMANDS: Record<string, Command> = {
+  capture: captureCommand,
+  search: searchCommand,
+  show: showCommand,
+  list: listCommand,
+  import: importCommand,
+  export: exportCommand,
+  reindex: reindexCommand,
+  stats: statsCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(HELP);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"; run lva --help`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  return (await command(rest)) ?? 0;
+}
+
+/** Exit codes: 0 ok, 1 the command failed (bad data, not found), 2 the command was called wrongly. */
+function report(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`lva: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof CoreError) {
+    process.stderr.write(`lva: ${err.message}\n`);
+    return 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`lva: unexpected error: ${message.split('\n')[0]}${process.env.LVA_DEBUG ? `\n${(err as Error).stack}` : ' (set LVA_DEBUG=1 for details)'}\n`);
+  return 1;
+}
+
+process.exitCode = await main(process.argv.slice(2)).catch(report);
