@@ -108,7 +108,9 @@ function loadInTurn(plan: LoadPlan, report: ProgressListener): Promise<Transform
 }
 
 async function load(plan: LoadPlan, report: ProgressListener): Promise<TransformersEmbedder> {
-  const { pipeline, env } = await import('@huggingface/transformers');
+  const { pipeline, env } = await import('@huggingface/transformers').catch((error: unknown) => {
+    throw new EmbedderUnavailableError(plan.id, `the transformers.js runtime could not start (${firstLine(error)})`);
+  });
   env.allowLocalModels = true;
   env.allowRemoteModels = plan.allowRemote;
   env.localModelPath = plan.modelDir;
