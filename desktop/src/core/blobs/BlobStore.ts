@@ -48,12 +48,19 @@ export class BlobStore {
     const tmp = `${file}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, bytes);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      try {
+        // writeFileSync loops until every byte is written; one writeSync may stop short (e.g. on a nearly full disk).
+        fs.writeFileSync(fd, bytes);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, file);
+    } catch (err) {
+      // A failed write must not leave up to MAX_BLOB_BYTES of partial file behind.
+      fs.rmSync(tmp, { force: true });
+      throw err;
     }
-    fs.renameSync(tmp, file);
     fsyncDir(dir);
     return { sha256, size, created: true };
   }

@@ -18,7 +18,7 @@ export interface BackoffPolicy {
   random: () => number;
 }
 
-/** Full jitter: spreads retries of many jobs that failed together, so they do not all hit a provider at once. */
+/** Equal jitter (half fixed, half random): spreads retries of many jobs that failed together, so they do not all hit a provider at once. */
 export function backoffDelay(attempt: number, policy: BackoffPolicy): number {
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + (policy.random() * ceiling) / 2);
