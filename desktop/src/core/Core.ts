@@ -68,6 +68,8 @@ export class Core {
   readonly #listeners = new Set<(e: CoreEvent) => void>();
   readonly #background: boolean;
   #closed = false;
+  /** Shards being (re)indexed in bulk, for progress: after a rebuild or when many shards changed at once. */
+  #indexRound = { done: 0, total: 0 };
 
   private constructor(parts: {
     layout: DataDirLayout;
@@ -140,6 +142,11 @@ export class Core {
   #wireIndex(index: SearchIndex): IndexUpdater {
     const updater = new IndexUpdater(this.docs, index, this.queue);
     updater.onReport((report) => {
+      if (this.#indexRound.total > 0) {
+        this.#indexRound.done = Math.min(this.#indexRound.total, this.#indexRound.done + 1);
+        this.#emit({ type: 'progress', task: 'index', done: this.#indexRound.done, total: this.#indexRound.total, message: 'indexing captures' });
+        if (this.#indexRound.done === this.#indexRound.total) this.#indexRound = { done: 0, total: 0 };
+      }
       if (report.upserted > 0) this.embeddings.enqueue();
       for (const bad of report.invalid) this.#emit({ type: 'notice', message: `capture ${bad.id} was skipped by the index: ${bad.error}` });
     });
@@ -151,11 +158,17 @@ export class Core {
       this.#emit({ type: 'notice', message: this.#index.status.reason });
     }
     this.queue.prune(7 * 86_400_000);
-    this.#updater.reconcile();
+    this.#reconcile();
     this.embeddings.enqueue();
     // Loading starts now so the first search finds the model warm; a failure only means keyword search.
     this.embeddings.load().catch(() => undefined);
     if (this.#background) this.runner.start();
+  }
+
+  #reconcile(showProgress = false): void {
+    const stale = this.#updater.reconcile();
+    // One shard is routine; more means a rebuild or a catch-up worth showing.
+    if (stale > 1 || (showProgress && stale > 0)) this.#indexRound = { done: 0, total: stale };
   }
 
   on(listener: (e: CoreEvent) => void): () => void {
@@ -340,15 +353,8 @@ export class Core {
     fs.rmSync(this.layout.index, { force: true });
     this.#index = SearchIndex.open(this.layout.index);
     this.#rebindIndex();
-    const total = this.docs.shardIds().length;
-    let done = 0;
-    const off = this.#updater.onReport(() => {
-      done++;
-      this.#emit({ type: 'progress', task: 'index', done, total, message: 'indexing captures' });
-    });
-    this.#updater.reconcile();
+    this.#reconcile(true);
     await this.runner.drain();
-    off();
     if (this.#background) this.runner.start();
   }
 
