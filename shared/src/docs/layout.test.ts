@@ -11,7 +11,7 @@ function capture(text: string): Capture {
 describe('document layout', () => {
   it('stores text as an ImmutableString and reads the same capture back', () => {
     const c = capture('transcripts are machine-written');
-    let doc = A.from<ShardDoc>(newShardDoc('2026-11'));
+    let doc = A.change(A.init<ShardDoc>(), (d) => Object.assign(d, newShardDoc('2026-11')));
     doc = A.change(doc, (d) => {
       d.buckets[bucketOf(c.id)] = {};
       d.buckets[bucketOf(c.id)]![c.id] = toRecord(c);

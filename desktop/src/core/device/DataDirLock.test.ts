@@ -22,7 +22,14 @@ describe('DataDirLock', () => {
     // A live process other than this one: the parent of the test runner.
     fs.writeFileSync(file, String(process.ppid));
     const lock = new DataDirLock(file);
-    expect(() => lock.acquire()).toThrow(expect.objectContaining({ code: 'DATA_DIR_LOCKED', message: expect.stringContaining(String(process.ppid)) }));
+    let error: unknown;
+    try {
+      lock.acquire();
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ code: 'DATA_DIR_LOCKED' });
+    expect((error as Error).message).toContain(`pid ${process.ppid}`);
     expect(fs.readFileSync(file, 'utf8')).toBe(String(process.ppid));
   });
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { AutomergeUrl } from '@automerge/automerge-repo';
 import { SHARD_CAPACITY, newCaptureId, type Capture } from '@lva/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dataDirLayout } from '../DataDir.ts';
@@ -46,7 +47,7 @@ describe('DocStore', () => {
     expect(shards['2026-11']).toHaveLength(2);
     expect(shards['2026-10']).toHaveLength(1);
     for (const url of shards['2026-11']!) {
-      const doc = (await store.shard(url as `automerge:${string}`)).doc();
+      const doc = (await store.shard(url as AutomergeUrl)).doc();
       for (const bucket of Object.values(doc.buckets)) expect(Object.keys(bucket).length).toBeLessThan(1000);
     }
     await store.close();
