@@ -305,6 +305,18 @@ export class SearchIndex {
       .all(ftsQuery, ...f.params, k) as KeywordHit[];
   }
 
+  /** For each of these captures, how many of the FTS5 terms (each a query of its own) it matches. */
+  termMatches(terms: readonly string[], rowids: readonly number[]): Map<number, number> {
+    const counts = new Map<number, number>();
+    if (rowids.length === 0) return counts;
+    const stmt = this.db.prepare(`SELECT rowid FROM captures_fts WHERE captures_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))`);
+    const list = JSON.stringify(rowids);
+    for (const term of terms) {
+      for (const { rowid } of stmt.all(term, list) as { rowid: number }[]) counts.set(rowid, (counts.get(rowid) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   vectorSearch(embedderId: string, query: Float32Array, filters: IndexFilters, k: number): VectorHit[] {
     const vec = this.#vecTables.get(embedderId);
     if (!vec) return [];

@@ -1,7 +1,7 @@
 import { CoreError } from '../errors.ts';
 import type { EmbeddingService } from '../index/EmbeddingService.ts';
 import { HIGHLIGHT_END, HIGHLIGHT_START, type IndexFilters, type SearchIndex } from '../index/SearchIndex.ts';
-import { ftsQuery } from './ftsQuery.ts';
+import { ftsTerms } from './ftsQuery.ts';
 
 export interface SearchQuery {
   query: string;
@@ -43,6 +43,12 @@ export interface SearchResult {
 
 /** Reciprocal rank fusion constant; 60 is the value from the original paper and works without tuning. */
 const RRF_K = 60;
+/**
+ * The keyword vote of a capture with every word of the query: more than one vote plus the largest
+ * recency bonus (a quarter vote), so at equal ranks it comes before the encoder's nearest neighbour,
+ * even a newer one. The encoder ranks something first for any query, even a name it has never seen.
+ */
+const EXACT_WEIGHT = 1.3;
 /** At most a quarter of a top-ranked list's contribution, so recency breaks ties but never buries a match. */
 const RECENCY_WEIGHT = 0.25 / (RRF_K + 1);
 const RECENCY_HALF_LIFE_DAYS = 90;
@@ -67,8 +73,12 @@ export class HybridSearch {
     const now = q.now ?? Date.now();
     const depth = Math.max(limit * 3, 50);
 
-    const fts = ftsQuery(q.query);
-    const keyword = fts ? this.#index.keywordSearch(fts, filters, depth) : [];
+    const terms = ftsTerms(q.query);
+    const keyword = terms.length ? this.#index.keywordSearch(terms.join(' OR '), filters, depth) : [];
+    // The words are OR'ed, so the top of the keyword list may hold a capture that shares one incidental
+    // word with a long question. Rank fusion ignores how good a match is, so each keyword hit's vote is
+    // scaled by the share of the query's words it contains; one with all of them gets EXACT_WEIGHT.
+    const coverage = terms.length > 1 ? this.#index.termMatches(terms, keyword.map((h) => h.rowid)) : undefined;
 
     let mode: SearchResult['mode'] = 'keyword';
     let notice: string | undefined;
@@ -101,7 +111,8 @@ export class HybridSearch {
     };
     keyword.forEach((hit, i) => {
       const f = entry(hit.rowid);
-      f.rrf += 1 / (RRF_K + i + 1);
+      const share = coverage ? (coverage.get(hit.rowid) ?? 1) / terms.length : 1;
+      f.rrf += (share === 1 ? EXACT_WEIGHT : share) / (RRF_K + i + 1);
       f.scores.keywordRank = i + 1;
       f.scores.bm25 = hit.bm25;
       f.snippet = hit.snippet;

@@ -5,11 +5,30 @@
  * The last word is a prefix, so results follow the keystrokes while a word is still being typed.
  */
 export function ftsQuery(input: string): string | undefined {
-  const words = input.normalize('NFKC').match(/[\p{L}\p{N}]+/gu);
-  if (!words) return undefined;
-  const unique = [...new Set(words.map((w) => w.toLowerCase()))].slice(0, 32);
-  const typingLastWord = !/\s$/.test(input);
-  return unique
-    .map((w, i) => (i === unique.length - 1 && typingLastWord && w.length >= 2 ? `"${w}"*` : `"${w}"`))
-    .join(' OR ');
+  const terms = ftsTerms(input);
+  return terms.length ? terms.join(' OR ') : undefined;
 }
+
+/**
+ * The quoted FTS5 terms of a query, one per distinct word. Function words ("a", "to", "the", the "s"
+ * of "body's") are left out unless the query has nothing else: nearly every capture contains them, so
+ * they would put unrelated captures at the top of the keyword list and, through the fusion, above
+ * the captures the query is about.
+ */
+export function ftsTerms(input: string): string[] {
+  const words = input.normalize('NFKC').match(/[\p{L}\p{N}]+/gu);
+  if (!words) return [];
+  const all = [...new Set(words.map((w) => w.toLowerCase()))];
+  const content = all.filter((w) => !STOPWORDS.has(w));
+  const unique = (content.length ? content : all).slice(0, 32);
+  const typingLastWord = !/\s$/.test(input) && unique.at(-1) === all.at(-1);
+  return unique.map((w, i) => (i === unique.length - 1 && typingLastWord && w.length >= 2 ? `"${w}"*` : `"${w}"`));
+}
+
+const STOPWORDS = new Set(
+  (
+    'a an and are as at be been but by can could did do does for from had has have he her him his how i if in into is it its ' +
+    'me my no not of on or our over she so than that the their them then there these they this those to too us was we were ' +
+    'what when where which while who whom why will with would you your s t d ll m re ve'
+  ).split(' '),
+);
