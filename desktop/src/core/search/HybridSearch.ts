@@ -9,6 +9,8 @@ export interface SearchQuery {
   filters?: IndexFilters;
   /** The reference time for recency; fixed in tests so results are comparable across runs. */
   now?: number;
+  /** Search as you type: the last, unfinished word matches as a prefix. */
+  asYouType?: boolean;
 }
 
 export type MatchKind = 'keyword' | 'semantic';
@@ -73,7 +75,7 @@ export class HybridSearch {
     const now = q.now ?? Date.now();
     const depth = Math.max(limit * 3, 50);
 
-    const terms = ftsTerms(q.query);
+    const terms = ftsTerms(q.query, { prefixLastWord: q.asYouType === true });
     const keyword = terms.length ? this.#index.keywordSearch(terms.join(' OR '), filters, depth) : [];
     // The words are OR'ed, so the top of the keyword list may hold a capture that shares one incidental
     // word with a long question. Rank fusion ignores how good a match is, so each keyword hit's vote is

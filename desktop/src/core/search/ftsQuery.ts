@@ -2,10 +2,10 @@
  * Turns what a person typed into an FTS5 query. Every word is quoted, so FTS5 operators and stray
  * quotes in the input are plain text, never syntax errors. Words are OR'ed: bm25 already ranks
  * captures with more of the words higher, and a stricter AND would hide partial matches from the fusion.
- * The last word is a prefix, so results follow the keystrokes while a word is still being typed.
+ * When searching as you type, the last word is a prefix, so results follow the keystrokes.
  */
-export function ftsQuery(input: string): string | undefined {
-  const terms = ftsTerms(input);
+export function ftsQuery(input: string, options: FtsOptions = {}): string | undefined {
+  const terms = ftsTerms(input, options);
   return terms.length ? terms.join(' OR ') : undefined;
 }
 
@@ -15,13 +15,18 @@ export function ftsQuery(input: string): string | undefined {
  * they would put unrelated captures at the top of the keyword list and, through the fusion, above
  * the captures the query is about.
  */
-export function ftsTerms(input: string): string[] {
+export interface FtsOptions {
+  /** Search as you type: the unfinished last word matches as a prefix. Off for submitted queries, where "germs" must not find "German". */
+  prefixLastWord?: boolean;
+}
+
+export function ftsTerms(input: string, options: FtsOptions = {}): string[] {
   const words = input.normalize('NFKC').match(/[\p{L}\p{N}]+/gu);
   if (!words) return [];
   const all = [...new Set(words.map((w) => w.toLowerCase()))];
   const content = all.filter((w) => !STOPWORDS.has(w));
   const unique = (content.length ? content : all).slice(0, 32);
-  const typingLastWord = !/\s$/.test(input) && unique.at(-1) === all.at(-1);
+  const typingLastWord = options.prefixLastWord === true && !/\s$/.test(input) && unique.at(-1) === all.at(-1);
   return unique.map((w, i) => (i === unique.length - 1 && typingLastWord && w.length >= 2 ? `"${w}"*` : `"${w}"`));
 }
 
