@@ -142,6 +142,7 @@ export class Core {
   #wireIndex(index: SearchIndex): IndexUpdater {
     const updater = new IndexUpdater(this.docs, index, this.queue);
     updater.onReport((report) => {
+      this.embeddings.invalidate();
       if (this.#indexRound.total > 0) {
         this.#indexRound.done = Math.min(this.#indexRound.total, this.#indexRound.done + 1);
         this.#emit({ type: 'progress', task: 'index', done: this.#indexRound.done, total: this.#indexRound.total, message: 'indexing captures' });

@@ -5,6 +5,9 @@ import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import type { Capture, CaptureSource } from '@lva/shared';
 import { INDEX_SCHEMA, INDEX_SCHEMA_VERSION } from './indexSchema.ts';
+import { VectorStore, type VectorHit } from './VectorStore.ts';
+
+export type { VectorHit };
 
 export interface IndexFilters {
   /** Inclusive lower bound, ms since the epoch. */
@@ -37,12 +40,6 @@ export interface KeywordHit {
   snippet: string;
 }
 
-export interface VectorHit {
-  rowid: number;
-  /** Cosine distance: 0 is identical, 2 is opposite. */
-  distance: number;
-}
-
 export interface ShardState {
   heads: string[];
   storageSeq: number;
@@ -59,9 +56,6 @@ export interface BacklogItem {
 
 export const HIGHLIGHT_START = '\u0002';
 export const HIGHLIGHT_END = '\u0003';
-
-/** sqlite-vec's KNN returns at most this many neighbours per query. */
-const MAX_K = 4096;
 
 /** What the index embeds: the title carries meaning too, and long texts are cut, since the encoder's cost grows with length. */
 export function embeddingInput(title: string, text: string): string {
@@ -82,14 +76,12 @@ export type IndexOpenStatus = { kind: 'opened' } | { kind: 'created'; reason: st
 export class SearchIndex {
   readonly db: Database.Database;
   readonly status: IndexOpenStatus;
-  readonly #vecTables = new Map<string, { table: string; dimension: number }>();
+  readonly #vectors: VectorStore;
 
   private constructor(db: Database.Database, status: IndexOpenStatus) {
     this.db = db;
     this.status = status;
-    for (const row of db.prepare(`SELECT id, dimension, vec_table FROM embedders`).all() as { id: string; dimension: number; vec_table: string }[]) {
-      this.#vecTables.set(row.id, { table: row.vec_table, dimension: row.dimension });
-    }
+    this.#vectors = new VectorStore(db);
   }
 
   static open(file: string): SearchIndex {
@@ -190,30 +182,20 @@ export class SearchIndex {
   #deleteRows(selectSql: string, arg: string): void {
     const rowids = (this.db.prepare(selectSql).all(arg) as { rowid: number }[]).map((r) => r.rowid);
     for (const rowid of rowids) {
-      for (const { table } of this.#vecTables.values()) this.db.prepare(`DELETE FROM ${table} WHERE rowid = ?`).run(BigInt(rowid));
+      this.#vectors.delete(rowid);
       this.db.prepare(`DELETE FROM captures WHERE rowid = ?`).run(rowid);
     }
   }
 
   // ---- embeddings ----
 
-  /** Creates the vector table for an embedder the first time it is used; vectors of different models never mix. */
+  /** Creates the vector tables for an embedder the first time it is used; vectors of different models never mix. */
   ensureEmbedder(embedderId: string, dimension: number): void {
-    const existing = this.#vecTables.get(embedderId);
-    if (existing) {
-      if (existing.dimension !== dimension) throw new Error(`embedder ${embedderId} changed dimension (${existing.dimension} → ${dimension})`);
-      return;
-    }
-    const table = `vec_${this.#vecTables.size + 1}_${embedderId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}`;
-    this.db.transaction(() => {
-      this.db.exec(`CREATE VIRTUAL TABLE ${table} USING vec0 (embedding float[${dimension}] distance_metric=cosine, created_at integer, source text)`);
-      this.db.prepare(`INSERT INTO embedders (id, dimension, vec_table) VALUES (?, ?, ?)`).run(embedderId, dimension, table);
-    })();
-    this.#vecTables.set(embedderId, { table, dimension });
+    this.#vectors.ensure(embedderId, dimension);
   }
 
   hasEmbedder(embedderId: string): boolean {
-    return this.#vecTables.has(embedderId);
+    return this.#vectors.has(embedderId);
   }
 
   /** Captures whose vector for this embedder is missing or was made from older text. */
@@ -244,27 +226,24 @@ export class SearchIndex {
     return { embedded, total };
   }
 
-  storeVectors(embedderId: string, items: readonly { item: BacklogItem; vector: Float32Array }[]): void {
-    const vec = this.#vecTables.get(embedderId);
-    if (!vec) throw new Error(`no vector table for embedder ${embedderId}`);
-    const del = this.db.prepare(`DELETE FROM ${vec.table} WHERE rowid = ?`);
-    const ins = this.db.prepare(`INSERT INTO ${vec.table} (rowid, embedding, created_at, source) VALUES (?, ?, ?, ?)`);
+  /** Returns how many vectors were stored; ones for text that changed meanwhile are dropped. */
+  storeVectors(embedderId: string, items: readonly { item: BacklogItem; vector: Float32Array }[]): number {
     const state = this.db.prepare(
       `INSERT INTO embed_state (embedder, capture_rowid, text_hash) VALUES (?, ?, ?)
        ON CONFLICT (embedder, capture_rowid) DO UPDATE SET text_hash = excluded.text_hash`,
     );
-    // The text may have changed or the capture gone while its batch was being embedded; such vectors are dropped.
+    // The text may have changed or the capture gone while its batch was being embedded.
     const current = this.db.prepare(`SELECT 1 FROM captures WHERE rowid = ? AND text_hash = ?`);
+    let stored = 0;
     this.db.transaction(() => {
       for (const { item, vector } of items) {
-        if (vector.length !== vec.dimension) throw new Error(`vector of length ${vector.length} for a ${vec.dimension}-dimensional index`);
         if (!current.get(item.rowid, item.textHash)) continue;
-        const rowid = BigInt(item.rowid);
-        del.run(rowid);
-        ins.run(rowid, vector, BigInt(item.createdAt), item.source);
+        this.#vectors.put(embedderId, item.rowid, vector, item.createdAt, item.source);
         state.run(embedderId, item.rowid, item.textHash);
+        stored++;
       }
     }).immediate();
+    return stored;
   }
 
   // ---- queries ----
@@ -293,16 +272,30 @@ export class SearchIndex {
 
   keywordSearch(ftsQuery: string, filters: IndexFilters, k: number): KeywordHit[] {
     const f = this.#filterSql(filters, 'c');
-    // Title matches weigh double: a title is what the person chose to call the capture.
-    return this.db
-      .prepare(
-        `SELECT c.rowid AS rowid, bm25(captures_fts, 2.0, 1.0) AS bm25,
-                snippet(captures_fts, -1, '${HIGHLIGHT_START}', '${HIGHLIGHT_END}', '…', 20) AS snippet
-         FROM captures_fts JOIN captures c ON c.rowid = captures_fts.rowid
-         WHERE captures_fts MATCH ?${f.sql}
-         ORDER BY bm25 LIMIT ?`,
-      )
-      .all(ftsQuery, ...f.params, k) as KeywordHit[];
+    // Ranked first, snippets after: in one query SQLite would build a snippet for every matching row
+    // before sorting, which for a common word is thousands of snippets for ten shown.
+    const ranked = (
+      f.sql
+        ? this.db
+            .prepare(
+              `SELECT c.rowid AS rowid, captures_fts.rank AS bm25 FROM captures_fts JOIN captures c ON c.rowid = captures_fts.rowid
+               WHERE captures_fts MATCH ?${f.sql} ORDER BY captures_fts.rank LIMIT ?`,
+            )
+            .all(ftsQuery, ...f.params, k)
+        : this.db.prepare(`SELECT rowid, rank AS bm25 FROM captures_fts WHERE captures_fts MATCH ? ORDER BY rank LIMIT ?`).all(ftsQuery, k)
+    ) as { rowid: number; bm25: number }[];
+    if (ranked.length === 0) return [];
+    const snippets = new Map(
+      (
+        this.db
+          .prepare(
+            `SELECT rowid, snippet(captures_fts, -1, '${HIGHLIGHT_START}', '${HIGHLIGHT_END}', '…', 20) AS snippet
+             FROM captures_fts WHERE captures_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))`,
+          )
+          .all(ftsQuery, JSON.stringify(ranked.map((r) => r.rowid))) as { rowid: number; snippet: string }[]
+      ).map((r) => [r.rowid, r.snippet]),
+    );
+    return ranked.map((r) => ({ ...r, snippet: snippets.get(r.rowid) ?? '' }));
   }
 
   /** For each of these captures, how many of the FTS5 terms (each a query of its own) it matches. */
@@ -318,32 +311,7 @@ export class SearchIndex {
   }
 
   vectorSearch(embedderId: string, query: Float32Array, filters: IndexFilters, k: number): VectorHit[] {
-    const vec = this.#vecTables.get(embedderId);
-    if (!vec) return [];
-    const parts: string[] = [];
-    const params: unknown[] = [];
-    if (filters.from !== undefined) {
-      parts.push('created_at >= ?');
-      params.push(BigInt(filters.from));
-    }
-    if (filters.to !== undefined) {
-      parts.push('created_at < ?');
-      params.push(BigInt(filters.to));
-    }
-    if (filters.sources?.length) {
-      parts.push(`source IN (${filters.sources.map(() => '?').join(',')})`);
-      params.push(...filters.sources);
-    }
-    const tags = filters.tags ?? [];
-    // Tags are many-to-one and not a vec0 column: over-fetch, then keep the tagged ones.
-    const fetch = Math.min(MAX_K, tags.length ? k * 20 : k);
-    const hits = this.db
-      .prepare(`SELECT rowid, distance FROM ${vec.table} WHERE embedding MATCH ? AND k = ?${parts.map((p) => ` AND ${p}`).join('')}`)
-      .all(query, fetch, ...params) as VectorHit[];
-    if (!tags.length) return hits;
-    const tagged = this.db.prepare(`SELECT count(*) AS n FROM capture_tags WHERE capture_rowid = ? AND tag IN (${tags.map(() => '?').join(',')})`);
-    const lower = tags.map((t) => t.toLowerCase());
-    return hits.filter((h) => (tagged.get(h.rowid, ...lower) as { n: number }).n === new Set(lower).size).slice(0, k);
+    return this.#vectors.search(embedderId, query, filters, k);
   }
 
   captures(rowids: readonly number[]): Map<number, IndexedCapture> {

@@ -1,5 +1,5 @@
 /** Bump when the schema changes: an index of another version is rebuilt from the documents. */
-export const INDEX_SCHEMA_VERSION = '1';
+export const INDEX_SCHEMA_VERSION = '2';
 
 export const INDEX_SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,6 +23,9 @@ CREATE VIRTUAL TABLE captures_fts USING fts5 (
   title, text, content = 'captures', content_rowid = 'rowid',
   tokenize = 'porter unicode61 remove_diacritics 2'
 );
+-- Title matches weigh double: a title is what the person chose to call the capture. Set as the
+-- table's rank so ORDER BY rank takes FTS5's fast path.
+INSERT INTO captures_fts (captures_fts, rank) VALUES ('rank', 'bm25(2.0, 1.0)');
 CREATE TRIGGER captures_ai AFTER INSERT ON captures BEGIN
   INSERT INTO captures_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
 END;
