@@ -12,10 +12,12 @@ import { resolveEmbedderSource } from './embed/embedderSources.ts';
 import { CoreError } from './errors.ts';
 import { EMBED_JOB, EmbeddingService } from './index/EmbeddingService.ts';
 import { INDEX_SHARD_JOB, IndexUpdater } from './index/IndexUpdater.ts';
-import { SearchIndex, type IndexFilters, type IndexedCapture } from './index/SearchIndex.ts';
+import { SearchIndex, isCorruption, type IndexFilters, type IndexedCapture } from './index/SearchIndex.ts';
 import { JobQueue, type Job, type JobState } from './jobs/JobQueue.ts';
 import { JobRunner, type JobEvent } from './jobs/JobRunner.ts';
 import { HybridSearch, type SearchQuery, type SearchResult } from './search/HybridSearch.ts';
+
+const CHECK_INDEX_JOB = 'check-index';
 
 export interface CoreOptions {
   dataDir: string;
@@ -94,6 +96,10 @@ export class Core {
     this.#search = new HybridSearch(this.#index, this.embeddings);
     this.runner.register(INDEX_SHARD_JOB, (job) => this.#updater.run(job));
     this.runner.register(EMBED_JOB, (job) => this.embeddings.run(job));
+    this.runner.register(CHECK_INDEX_JOB, () => {
+      this.checkIndex();
+      return Promise.resolve();
+    });
     this.runner.onEvent((event) => this.#emit({ type: 'job', event }));
     this.embeddings.onProgress((p) =>
       this.#emit({ type: 'progress', task: 'embed', done: p.embedded, total: p.total, message: `embedding captures (${p.embedderId})` }),
@@ -161,6 +167,8 @@ export class Core {
     this.queue.prune(7 * 86_400_000);
     this.#reconcile();
     this.embeddings.enqueue();
+    // The full page check reads the whole index (~1 s at 100k), so it runs after start-up has settled.
+    if (this.#background) this.queue.enqueue(CHECK_INDEX_JOB, 'index', null, { priority: 200, delayMs: 30_000 });
     // Loading starts now so the first search finds the model warm; a failure only means keyword search.
     this.embeddings.load().catch(() => undefined);
     if (this.#background) this.runner.start();
@@ -328,7 +336,15 @@ export class Core {
   /** One search API for the UI, the agents and the CLI. `waitForModel` trades latency for hybrid results on a cold start. */
   async search(query: SearchQuery, options: { waitForModel?: boolean } = {}): Promise<SearchResult> {
     if (options.waitForModel) await this.embeddings.load().catch(() => undefined);
-    return this.#search.search(query);
+    try {
+      return await this.#search.search(query);
+    } catch (err) {
+      if (!isCorruption(err)) throw err;
+      // Damage the cheap open-time checks missed: rebuild, catch up the keywords, answer from that.
+      this.#replaceIndex(`the search index is damaged (${(err as Error).message}); rebuilding it from your captures`);
+      await this.catchUpIndex();
+      return this.#search.search(query);
+    }
   }
 
   // ---- jobs and the index ----
@@ -357,6 +373,31 @@ export class Core {
     this.#reconcile(true);
     await this.runner.drain();
     if (this.#background) this.runner.start();
+  }
+
+  /**
+   * Swaps a damaged index for an empty one and queues its rebuild. Synchronous, so it is safe from
+   * inside a job; a job still holding the old index fails and is retried against the new one.
+   */
+  #replaceIndex(reason: string): void {
+    this.#emit({ type: 'notice', message: reason });
+    try {
+      this.#index.close();
+    } catch {
+      // Already unusable; it is being replaced.
+    }
+    this.#index = SearchIndex.replace(this.layout.index, reason);
+    this.#rebindIndex();
+    this.#reconcile(true);
+    this.embeddings.enqueue();
+    this.runner.poke();
+  }
+
+  /** Reads every page of the index; if any is damaged, starts a rebuild. Returns the problem found. */
+  checkIndex(): string | undefined {
+    const problem = this.#index.check();
+    if (problem) this.#replaceIndex(`the search index is damaged (${problem}); rebuilding it from your captures`);
+    return problem;
   }
 
   #rebindIndex(): void {
