@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Core, type CoreEvent } from '../core/Core.ts';
 import { defaultDataDir } from '../core/DataDir.ts';
+import { NO_INDEX_YET } from '../core/index/SearchIndex.ts';
 import { UsageError } from './CliError.ts';
 import { Progress } from './progress.ts';
 
@@ -31,16 +32,18 @@ export interface GlobalValues {
 }
 
 /** Opens the core for one command, with model and index progress on stderr, and closes it afterwards. */
-export async function withCore<T>(values: GlobalValues, run: (core: Core) => Promise<T>): Promise<T> {
+export async function withCore<T>(values: GlobalValues, run: (core: Core) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
+  const bars = new Map<string, Progress>();
   const core = await Core.open({
+    // Commands that only read answer from the index while the documents load.
+    documents: options.readOnly ? 'background' : 'await',
     dataDir: values['data-dir'] ?? defaultDataDir(),
     background: false,
     embedder: values.embedder ?? process.env.LVA_EMBEDDER ?? 'use',
     allowRemoteModels: !values.offline,
   });
-  const bars = new Map<string, Progress>();
   const off = core.on((e: CoreEvent) => reportEvent(e, bars));
-  if (core.indexStatus.kind === 'created' && core.docs.shardIds().length > 0) process.stderr.write(`lva: ${core.indexStatus.reason}\n`);
+  if (core.indexStatus.kind === 'created' && core.indexStatus.reason !== NO_INDEX_YET) process.stderr.write(`lva: ${core.indexStatus.reason}\n`);
   try {
     return await run(core);
   } finally {

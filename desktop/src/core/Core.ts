@@ -6,13 +6,15 @@ import { BlobStore } from './blobs/BlobStore.ts';
 import { fileKind, wavDurationMs } from './captureFiles.ts';
 import { dataDirLayout, type DataDirLayout } from './DataDir.ts';
 import { DataDirLock } from './device/DataDirLock.ts';
-import { DocStore } from './docs/DocStore.ts';
+import type { DocStore } from './docs/DocStore.ts';
+import { SqliteStorageAdapter } from './docs/SqliteStorageAdapter.ts';
+import { readDeviceState } from './device/DeviceState.ts';
 import type { EmbedderSource } from './embed/Embedder.ts';
 import { resolveEmbedderSource } from './embed/embedderSources.ts';
 import { CoreError } from './errors.ts';
 import { EMBED_JOB, EmbeddingService } from './index/EmbeddingService.ts';
 import { INDEX_SHARD_JOB, IndexUpdater } from './index/IndexUpdater.ts';
-import { SearchIndex, isCorruption, type IndexFilters, type IndexedCapture } from './index/SearchIndex.ts';
+import { NO_INDEX_YET, SearchIndex, isCorruption, type IndexFilters, type IndexedCapture } from './index/SearchIndex.ts';
 import { JobQueue, type Job, type JobState } from './jobs/JobQueue.ts';
 import { JobRunner, type JobEvent } from './jobs/JobRunner.ts';
 import { HybridSearch, type SearchQuery, type SearchResult } from './search/HybridSearch.ts';
@@ -28,6 +30,11 @@ export interface CoreOptions {
   deviceName?: string;
   /** Run jobs in the background (the app); the CLI drains them itself so it can show progress and exit. */
   background?: boolean;
+  /**
+   * 'await' (default): open resolves once the documents are loaded, so a damaged data dir fails here.
+   * 'background': open resolves as soon as search can answer; document work waits for them itself.
+   */
+  documents?: 'await' | 'background';
 }
 
 export type CoreEvent =
@@ -58,7 +65,6 @@ export interface CoreStats {
  */
 export class Core {
   readonly layout: DataDirLayout;
-  readonly docs: DocStore;
   readonly blobs: BlobStore;
   readonly queue: JobQueue;
   readonly runner: JobRunner;
@@ -67,6 +73,9 @@ export class Core {
   #updater: IndexUpdater;
   #search: HybridSearch;
   readonly #lock: DataDirLock;
+  readonly #storage: SqliteStorageAdapter;
+  /** Documents load in the background: search and the index need none, so a cold start can answer first. */
+  readonly #docs: Promise<DocStore>;
   readonly #listeners = new Set<(e: CoreEvent) => void>();
   readonly #background: boolean;
   #closed = false;
@@ -76,7 +85,8 @@ export class Core {
   private constructor(parts: {
     layout: DataDirLayout;
     lock: DataDirLock;
-    docs: DocStore;
+    storage: SqliteStorageAdapter;
+    docs: Promise<DocStore>;
     blobs: BlobStore;
     queue: JobQueue;
     index: SearchIndex;
@@ -85,7 +95,8 @@ export class Core {
   }) {
     this.layout = parts.layout;
     this.#lock = parts.lock;
-    this.docs = parts.docs;
+    this.#storage = parts.storage;
+    this.#docs = parts.docs;
     this.blobs = parts.blobs;
     this.queue = parts.queue;
     this.#index = parts.index;
@@ -107,10 +118,19 @@ export class Core {
     this.embeddings.onLoadProgress((p) =>
       this.#emit({ type: 'progress', task: 'model', done: p.loaded ?? 0, total: p.total ?? 0, message: `loading model${p.file ? ` ${p.file}` : ''}: ${p.stage}` }),
     );
-    this.docs.onShardChange((docId) => {
-      this.#updater.enqueue(docId);
-      this.runner.poke();
-    });
+    this.#docs.then(
+      (docs) =>
+        docs.onShardChange((docId) => {
+          this.#updater.enqueue(docId);
+          this.runner.poke();
+        }),
+      () => undefined,
+    );
+  }
+
+  /** The documents, once loaded. Rejects (e.g. DATA_DIR_INVALID) if they cannot be. */
+  documents(): Promise<DocStore> {
+    return this.#docs;
   }
 
   static async open(options: CoreOptions): Promise<Core> {
@@ -121,8 +141,12 @@ export class Core {
     fs.mkdirSync(layout.root, { recursive: true });
     const lock = new DataDirLock(layout.lock);
     lock.acquire();
+    const storage = new SqliteStorageAdapter(layout.docs);
     try {
-      const docs = await DocStore.open(layout, options.deviceName);
+      // Imported here, not at the top: automerge-repo takes ~150 ms to load, and a search does not need it.
+      const docs = import('./docs/DocStore.ts').then(({ DocStore }) => DocStore.open(layout, storage, options.deviceName));
+      if (options.documents !== 'background') await docs;
+      else docs.catch(() => undefined);
       const source =
         typeof options.embedder === 'object'
           ? options.embedder
@@ -130,6 +154,7 @@ export class Core {
       const core = new Core({
         layout,
         lock,
+        storage,
         docs,
         blobs: new BlobStore(layout.blobs),
         queue: new JobQueue(layout.jobs),
@@ -140,18 +165,19 @@ export class Core {
       core.#startup();
       return core;
     } catch (err) {
+      storage.close();
       lock.release();
       throw err;
     }
   }
 
   #wireIndex(index: SearchIndex): IndexUpdater {
-    const updater = new IndexUpdater(this.docs, index, this.queue);
+    const updater = new IndexUpdater(() => this.#docs, this.#storage, index, this.queue);
     updater.onReport((report) => {
       this.embeddings.invalidate();
       if (this.#indexRound.total > 0) {
         this.#indexRound.done = Math.min(this.#indexRound.total, this.#indexRound.done + 1);
-        this.#emit({ type: 'progress', task: 'index', done: this.#indexRound.done, total: this.#indexRound.total, message: 'indexing captures' });
+        this.#emit({ type: 'progress', task: 'index', done: this.#indexRound.done, total: this.#indexRound.total, message: 'indexing documents' });
         if (this.#indexRound.done === this.#indexRound.total) this.#indexRound = { done: 0, total: 0 };
       }
       if (report.upserted > 0) this.embeddings.enqueue();
@@ -161,7 +187,7 @@ export class Core {
   }
 
   #startup(): void {
-    if (this.#index.status.kind === 'created' && this.docs.shardIds().length > 0) {
+    if (this.#index.status.kind === 'created' && this.#index.status.reason !== NO_INDEX_YET) {
       this.#emit({ type: 'notice', message: this.#index.status.reason });
     }
     this.queue.prune(7 * 86_400_000);
@@ -195,7 +221,7 @@ export class Core {
 
   // ---- captures ----
 
-  #newCapture(raw: NewCapture): Capture {
+  #newCapture(raw: NewCapture, deviceId: string): Capture {
     const parsed = NewCapture.safeParse(raw);
     if (!parsed.success) throw new CoreError('BAD_INPUT', formatIssues(parsed.error.issues));
     const input = parsed.data;
@@ -207,7 +233,7 @@ export class Core {
       id: input.id ?? (newCaptureId(createdAt) as Capture['id']),
       createdAt,
       source: input.source,
-      deviceId: this.docs.device.deviceId,
+      deviceId,
       title,
       text: input.text,
       blobs: input.blobs,
@@ -235,19 +261,21 @@ export class Core {
    * (`created: false`), so importing the same export twice adds nothing.
    */
   async importCaptures(inputs: readonly NewCapture[]): Promise<{ capture: Capture; created: boolean }[]> {
+    const docs = await this.#docs;
     const results: { capture: Capture; created: boolean }[] = [];
     for (const input of inputs) {
-      const capture = this.#newCapture(input);
-      const created = input.id === undefined || !(await this.docs.getCapture(capture.id));
+      const capture = this.#newCapture(input, docs.device.deviceId);
+      const created = input.id === undefined || !(await docs.getCapture(capture.id));
       results.push({ capture, created });
     }
-    await this.docs.addCaptures(results.filter((r) => r.created).map((r) => r.capture));
+    await docs.addCaptures(results.filter((r) => r.created).map((r) => r.capture));
     return results;
   }
 
   /** Stores the file as a blob (fsynced) before the capture that refers to it. */
   async captureFile(file: string, extra: { title?: string; tags?: string[]; text?: string } = {}): Promise<Capture> {
     if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new CoreError('NOT_FOUND', `no such file: ${file}`);
+    const docs = await this.#docs;
     const head = Buffer.alloc(16);
     const fd = fs.openSync(file, 'r');
     try {
@@ -268,15 +296,15 @@ export class Core {
       source: kind.source,
       tags: extra.tags ?? [],
       blobs: [blob],
-    });
+    }, docs.device.deviceId);
     // The step that turns the file into text arrives with the agents; until then it is visibly waiting.
     capture.status[kind.step] = { state: 'pending', reason: 'waiting for the processing pipeline', updatedAt: capture.createdAt };
-    await this.docs.addCaptures([capture]);
+    await docs.addCaptures([capture]);
     return capture;
   }
 
   async get(id: string): Promise<CaptureView | undefined> {
-    const capture = await this.docs.getCapture(id);
+    const capture = await (await this.#docs).getCapture(id);
     if (!capture || capture.deletedAt !== undefined) return undefined;
     const rowid = this.#index.rowidOf(id);
     const embedded = rowid !== undefined && this.#index.isEmbedded(this.embeddings.embedderId, rowid);
@@ -286,10 +314,11 @@ export class Core {
   /** Records a person's edit; the edit log keeps machine output from silently overwriting it later. */
   async edit(id: string, patch: { title?: string; text?: string; tags?: string[] }): Promise<void> {
     const at = Date.now();
-    const deviceId = this.docs.device.deviceId;
+    const docs = await this.#docs;
+    const deviceId = docs.device.deviceId;
     const next = Capture.pick({ title: true, text: true, tags: true }).partial().safeParse(patch);
     if (!next.success) throw new CoreError('BAD_INPUT', formatIssues(next.error.issues));
-    const found = await this.docs.changeCapture(id, (record) => {
+    const found = await docs.changeCapture(id, (record) => {
       if (next.data.title !== undefined) {
         record.title = next.data.title;
         record.edits.push({ at, deviceId, field: 'title' });
@@ -307,7 +336,7 @@ export class Core {
   }
 
   async delete(id: string): Promise<void> {
-    const found = await this.docs.changeCapture(id, (record) => {
+    const found = await (await this.#docs).changeCapture(id, (record) => {
       record.deletedAt = Date.now();
     });
     if (!found) throw new CoreError('NOT_FOUND', `no capture with id ${id}`);
@@ -319,9 +348,10 @@ export class Core {
 
   /** Every live capture, read from the documents (not the index), oldest first: the export path. */
   async *allCaptures(): AsyncGenerator<Capture> {
+    const docs = await this.#docs;
     const all: Capture[] = [];
-    for (const docId of this.docs.shardIds()) {
-      const handle = await this.docs.shard(docId);
+    for (const docId of docs.shardIds()) {
+      const handle = await docs.shard(docId);
       for (const [, record] of shardRecords(handle.doc())) {
         const parsed = fromRecord(record);
         if (parsed.ok && parsed.capture.deletedAt === undefined) all.push(parsed.capture);
@@ -423,7 +453,7 @@ export class Core {
     return {
       captures: this.#index.count(),
       bySource: this.#index.countsBySource(),
-      shards: this.docs.shardIds().length,
+      shards: this.#index.shardCount(),
       blobs,
       jobs: this.queue.counts(),
       embedder: {
@@ -433,7 +463,7 @@ export class Core {
         ...(status.state === 'unavailable' ? { reason: status.reason } : {}),
       },
       disk: { docs: size(this.layout.docs), index: size(this.layout.index) },
-      deviceId: this.docs.device.deviceId,
+      deviceId: readDeviceState(this.layout.device)?.deviceId ?? '',
       dataDir: this.layout.root,
     };
   }
@@ -442,7 +472,12 @@ export class Core {
     if (this.#closed) return;
     this.#closed = true;
     await this.runner.stop();
-    await this.docs.close();
+    try {
+      await (await this.#docs).close();
+    } catch {
+      // The documents never opened; their storage is still ours to close.
+      this.#storage.close();
+    }
     this.queue.close();
     this.#index.close();
     this.#lock.release();

@@ -72,5 +72,5 @@ export async function listCommand(args: string[]): Promise<void> {
     print(values.json, { captures: out }, () =>
       out.length ? rows.map((r) => `${r.id}  ${date(r.createdAt)}  ${r.source.padEnd(8)} ${r.title || '(untitled)'}`).join('\n') : 'no captures yet',
     );
-  });
+  }, { readOnly: true });
 }

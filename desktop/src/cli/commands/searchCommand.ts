@@ -36,5 +36,5 @@ export async function searchCommand(args: string[]): Promise<void> {
       matched: h.matched,
     }));
     print(values.json, { hits, mode: result.mode }, () => (result.hits.length ? result.hits.map((h, i) => hitLine(h, i + 1)).join('\n') : 'no matches'));
-  });
+  }, { readOnly: true });
 }

@@ -6,6 +6,7 @@ import { SHARD_CAPACITY, newCaptureId, type Capture } from '@lva/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dataDirLayout } from '../DataDir.ts';
 import { DocStore } from './DocStore.ts';
+import { SqliteStorageAdapter } from './SqliteStorageAdapter.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -25,11 +26,11 @@ function capture(createdAt: number, text: string): Capture {
 describe('DocStore', () => {
   it('creates an account and device once, and finds them again after a restart', async () => {
     const paths = layout();
-    const first = await DocStore.open(paths, 'laptop');
+    const first = await DocStore.open(paths, new SqliteStorageAdapter(paths.docs), 'laptop');
     const { deviceId, accountUrl } = first.device;
     expect(first.account.doc().devices[deviceId]?.name).toBe('laptop');
     await first.close();
-    const again = await DocStore.open(paths, 'ignored');
+    const again = await DocStore.open(paths, new SqliteStorageAdapter(paths.docs), 'ignored');
     expect(again.device.deviceId).toBe(deviceId);
     expect(again.device.accountUrl).toBe(accountUrl);
     await again.close();
@@ -37,7 +38,7 @@ describe('DocStore', () => {
 
   it('files captures into monthly shards and opens a new shard when one is full', async () => {
     const paths = layout();
-    const store = await DocStore.open(paths);
+    const store = await DocStore.open(paths, new SqliteStorageAdapter(paths.docs));
     const nov = Date.UTC(2026, 10, 3);
     const oct = Date.UTC(2026, 9, 3);
     const many = Array.from({ length: SHARD_CAPACITY + 10 }, (_, i) => capture(nov + i, `note ${i}`));
@@ -52,7 +53,7 @@ describe('DocStore', () => {
     }
     await store.close();
 
-    const reopened = await DocStore.open(paths);
+    const reopened = await DocStore.open(paths, new SqliteStorageAdapter(paths.docs));
     expect((await reopened.getCapture(many.at(-1)!.id))?.text).toBe(`note ${SHARD_CAPACITY + 9}`);
     expect((await reopened.getCapture(many[0]!.id))?.text).toBe('note 0');
     expect(await reopened.getCapture(newCaptureId(nov))).toBeUndefined();
@@ -62,8 +63,8 @@ describe('DocStore', () => {
   it('refuses a device file that is not its own, with a message a person can act on', async () => {
     const paths = layout();
     fs.writeFileSync(paths.device, '{"hello": 1}');
-    await expect(DocStore.open(paths)).rejects.toMatchObject({ code: 'DATA_DIR_INVALID' });
+    await expect(DocStore.open(paths, new SqliteStorageAdapter(paths.docs))).rejects.toMatchObject({ code: 'DATA_DIR_INVALID' });
     fs.writeFileSync(paths.device, 'not json');
-    await expect(DocStore.open(paths)).rejects.toThrow(/not valid JSON/);
+    await expect(DocStore.open(paths, new SqliteStorageAdapter(paths.docs))).rejects.toThrow(/not valid JSON/);
   });
 });

@@ -16,7 +16,7 @@ import {
 } from '@lva/shared';
 import { CoreError } from '../errors.ts';
 import { newDeviceId, readDeviceState, writeDeviceState, type DeviceState } from '../device/DeviceState.ts';
-import { SqliteStorageAdapter } from './SqliteStorageAdapter.ts';
+import type { SqliteStorageAdapter } from './SqliteStorageAdapter.ts';
 
 export function docIdOf(url: string): DocumentId {
   return (url.startsWith('automerge:') ? url.slice('automerge:'.length) : url) as DocumentId;
@@ -47,17 +47,18 @@ export class DocStore {
     });
   }
 
-  static async open(paths: { docs: string; device: string }, deviceName: string = os.hostname()): Promise<DocStore> {
-    const storage = new SqliteStorageAdapter(paths.docs);
+  /** `storage` is opened by the caller, which reads its version counters before any document loads. */
+  static async open(paths: { docs: string; device: string }, storage: SqliteStorageAdapter, deviceName: string = os.hostname()): Promise<DocStore> {
     // Saves are flushed explicitly before a capture is acknowledged; the debounce only batches background saves.
-    const repo = new Repo({ storage, network: [], saveDebounceRate: 50 });
     let device = readDeviceState(paths.device);
+    const repo = new Repo({ storage, network: [], saveDebounceRate: 50 });
     let account: DocHandle<AccountDoc>;
     if (device) {
       try {
         account = await repo.find<AccountDoc>(device.accountUrl as AutomergeUrl);
       } catch (err) {
         await repo.shutdown();
+        storage.close();
         throw new CoreError('DATA_DIR_INVALID', `the account document is missing from ${paths.docs}; the data directory is damaged`, { cause: err });
       }
     } else {

@@ -2,6 +2,7 @@ import * as A from '@automerge/automerge';
 import type { DocumentId } from '@automerge/automerge-repo';
 import { fromRecord, shardRecords, type Capture, type ShardDoc } from '@lva/shared';
 import type { DocStore } from '../docs/DocStore.ts';
+import type { SqliteStorageAdapter } from '../docs/SqliteStorageAdapter.ts';
 import type { JobQueue } from '../jobs/JobQueue.ts';
 import type { Job } from '../jobs/JobQueue.ts';
 import type { SearchIndex } from './SearchIndex.ts';
@@ -22,13 +23,16 @@ export interface IndexReport {
  * from those heads, so it is cheap and idempotent, and a crash in between just repeats it.
  */
 export class IndexUpdater {
-  readonly #docs: DocStore;
+  readonly #docs: () => Promise<DocStore>;
+  readonly #storage: SqliteStorageAdapter;
   readonly #index: SearchIndex;
   readonly #queue: JobQueue;
   readonly #reports = new Set<(report: IndexReport) => void>();
 
-  constructor(docs: DocStore, index: SearchIndex, queue: JobQueue) {
+  /** `docs` may still be loading: reconciling needs only the storage's counters, never a document. */
+  constructor(docs: () => Promise<DocStore>, storage: SqliteStorageAdapter, index: SearchIndex, queue: JobQueue) {
     this.#docs = docs;
+    this.#storage = storage;
     this.#index = index;
     this.#queue = queue;
   }
@@ -43,16 +47,16 @@ export class IndexUpdater {
   }
 
   /**
-   * Enqueues every shard whose stored bytes changed since it was indexed. Compares counters, not
-   * documents, so an index that is current costs no document loads: this keeps cold start fast.
+   * Enqueues every document whose stored bytes changed since the index last saw it. Compares counters,
+   * not documents, so an index that is current costs no document load, not even Automerge's: this is
+   * what keeps cold start fast. Documents that are not capture shards are noted and skipped by `run`.
    */
   reconcile(): number {
     const indexed = this.#index.shardStates();
-    const versions = this.#docs.storage.docVersions();
     let stale = 0;
-    for (const docId of this.#docs.shardIds()) {
+    for (const [docId, version] of this.#storage.docVersions()) {
       const state = indexed.get(docId);
-      if (!state || (versions.get(docId) ?? 0) > state.storageSeq) {
+      if (!state || version > state.storageSeq) {
         this.enqueue(docId);
         stale++;
       }
@@ -62,15 +66,22 @@ export class IndexUpdater {
 
   async run(job: Job): Promise<void> {
     const { docId } = job.payload as { docId: DocumentId };
-    const handle = await this.#docs.shard(docId);
+    const docs = await this.#docs();
+    const any = await docs.repo.find<{ kind?: unknown }>(docId);
     // Indexed heads must never be ahead of what is on disk, or a crash could leave captures in the index that the documents lack.
-    await this.#docs.repo.flush([handle.documentId]);
-    const storageSeq = this.#docs.storage.docVersion(docId);
-    const doc = handle.doc();
+    await docs.repo.flush([any.documentId]);
+    const storageSeq = this.#storage.docVersion(docId);
+    if (any.doc().kind !== 'lva/captures') {
+      this.#index.applyShard(docId, { upserts: [], deletes: [], replaceAll: false, state: { heads: A.getHeads(any.doc()), storageSeq } });
+      this.#report({ docId, upserted: 0, deleted: 0, invalid: [] });
+      return;
+    }
+    const doc = (await docs.shard(docId)).doc();
     const heads = A.getHeads(doc);
     const before = this.#index.shardState(docId);
     if (before && sameHeads(before.heads, heads)) {
       if (before.storageSeq !== storageSeq) this.#index.applyShard(docId, { upserts: [], deletes: [], replaceAll: false, state: { heads, storageSeq } });
+      this.#report({ docId, upserted: 0, deleted: 0, invalid: [] });
       return;
     }
     const changed = before ? changedIds(doc, before.heads, heads) : 'all';
@@ -100,6 +111,11 @@ export class IndexUpdater {
     this.#index.applyShard(docId, { upserts, deletes, replaceAll: changed === 'all', state: { heads, storageSeq } });
     report.upserted = upserts.length;
     report.deleted = deletes.length;
+    this.#report(report);
+  }
+
+  /** Every run reports, even one that found nothing to do, so progress over a batch of documents completes. */
+  #report(report: IndexReport): void {
     for (const listener of this.#reports) listener(report);
   }
 }

@@ -77,6 +77,8 @@ function hashText(title: string, text: string): string {
   return crypto.createHash('sha1').update(title).update('\0').update(text).digest('base64url');
 }
 
+export const NO_INDEX_YET = 'no index yet';
+
 export type IndexOpenStatus = { kind: 'opened' } | { kind: 'created'; reason: string };
 
 /**
@@ -96,7 +98,7 @@ export class SearchIndex {
 
   static open(file: string): SearchIndex {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (!fs.existsSync(file)) return new SearchIndex(SearchIndex.#create(file), { kind: 'created', reason: 'no index yet' });
+    if (!fs.existsSync(file)) return new SearchIndex(SearchIndex.#create(file), { kind: 'created', reason: NO_INDEX_YET });
     let db: Database.Database | undefined;
     try {
       db = SearchIndex.#connect(file);
@@ -364,6 +366,11 @@ export class SearchIndex {
       .all(...f.params, ...(options.before ? [options.before.createdAt, options.before.id] : []), options.limit) as { rowid: number }[];
     const byRowid = this.captures(rows.map((r) => r.rowid));
     return rows.map((r) => byRowid.get(r.rowid)!);
+  }
+
+  /** Capture shards that hold at least one indexed capture. */
+  shardCount(): number {
+    return (this.db.prepare(`SELECT count(DISTINCT shard) AS n FROM captures`).get() as { n: number }).n;
   }
 
   rowidOf(id: string): number | undefined {
