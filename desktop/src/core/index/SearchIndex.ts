@@ -230,16 +230,20 @@ export class SearchIndex {
     return this.#vectors.has(embedderId);
   }
 
-  /** Captures whose vector for this embedder is missing or was made from older text. */
-  embeddingBacklog(embedderId: string, limit: number): BacklogItem[] {
+  /**
+   * Captures whose vector for this embedder is missing or was made from older text, from `afterRowid`
+   * on. Draining passes the last rowid it saw, so each batch starts where the last ended instead of
+   * rescanning every embedded capture (quadratic at 100k).
+   */
+  embeddingBacklog(embedderId: string, limit: number, afterRowid = 0): BacklogItem[] {
     return this.db
       .prepare(
         `SELECT c.rowid, c.title, c.text, c.text_hash AS textHash, c.created_at AS createdAt, c.source
          FROM captures c LEFT JOIN embed_state s ON s.embedder = ? AND s.capture_rowid = c.rowid
-         WHERE s.text_hash IS NULL OR s.text_hash <> c.text_hash
+         WHERE c.rowid > ? AND (s.text_hash IS NULL OR s.text_hash <> c.text_hash)
          ORDER BY c.rowid LIMIT ?`,
       )
-      .all(embedderId, limit) as BacklogItem[];
+      .all(embedderId, afterRowid, limit) as BacklogItem[];
   }
 
   isEmbedded(embedderId: string, rowid: number): boolean {

@@ -1,5 +1,5 @@
 /** Bump when the schema changes: an index of another version is rebuilt from the documents. */
-export const INDEX_SCHEMA_VERSION = '2';
+export const INDEX_SCHEMA_VERSION = '3';
 
 export const INDEX_SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -19,6 +19,8 @@ CREATE TABLE captures (
 CREATE INDEX captures_created ON captures (created_at);
 CREATE INDEX captures_shard ON captures (shard);
 CREATE TABLE capture_tags (tag TEXT NOT NULL, capture_rowid INTEGER NOT NULL, PRIMARY KEY (tag, capture_rowid)) WITHOUT ROWID;
+-- Every upsert clears a capture's tags by rowid; without this each clear scans the table (quadratic indexing).
+CREATE INDEX capture_tags_rowid ON capture_tags (capture_rowid);
 CREATE VIRTUAL TABLE captures_fts USING fts5 (
   title, text, content = 'captures', content_rowid = 'rowid',
   tokenize = 'porter unicode61 remove_diacritics 2'

@@ -32,8 +32,10 @@ export function ftsTerms(input: string, options: FtsOptions = {}): string[] {
 
 const STOPWORDS = new Set(
   (
-    'a an and are as at be been but by can could did do does for from had has have he her him his how i if in into is it its ' +
-    'me my no not of on or our over she so than that the their them then there these they this those to too us was we were ' +
-    'what when where which while who whom why will with would you your s t d ll m re ve'
+    'a about above after again against all also am an and any are as at be because been before being below between both but by ' +
+    'can could did do does doing down during each few for from further had has have having he her here hers him his how i if in ' +
+    'into is it its itself just me more most my no nor not now of off on once only or other our ours out over own same she should ' +
+    'so some such than that the their theirs them then there these they this those through to too under until up us very was we ' +
+    'were what when where which while who whom why will with would you your yours s t d ll m re ve'
   ).split(' '),
 );
