@@ -1,12 +1,31 @@
 import { EmbedderUnavailableError, type Embedder, type EmbedderSource, type LoadProgress } from '../embed/Embedder.ts';
 import type { Job, JobQueue } from '../jobs/JobQueue.ts';
 import { JobWaitError } from '../jobs/JobRunner.ts';
-import { embeddingInput, type SearchIndex } from './SearchIndex.ts';
+import { embeddingInput, type BacklogItem, type SearchIndex } from './SearchIndex.ts';
 
 export const EMBED_JOB = 'embed';
 
 /** Batches of 64: the encoder's throughput flattens out there. Its cost grows with text length: ~115 texts/s at 50 characters, ~12/s at 800. */
 const BATCH = 64;
+
+/**
+ * A batch runs on the core's event loop and blocks searches until it ends. The encoder handles ~8k
+ * characters a second here, so batches are cut at ~4k characters (about half a second) however many
+ * texts that is; short captures still get the full batch of 64 that the encoder is fastest with.
+ */
+const BATCH_CHARS = 4000;
+
+function cutBatch(items: readonly BacklogItem[]): { item: BacklogItem; input: string; rowid: number }[] {
+  const out: { item: BacklogItem; input: string; rowid: number }[] = [];
+  let chars = 0;
+  for (const item of items) {
+    const input = embeddingInput(item.title, item.text);
+    if (out.length > 0 && chars + input.length > BATCH_CHARS) break;
+    out.push({ item, input, rowid: item.rowid });
+    chars += input.length;
+  }
+  return out;
+}
 
 export type EmbedderStatus =
   | { state: 'loading' }
@@ -124,13 +143,13 @@ export class EmbeddingService {
     // Captures edited behind the cursor re-enqueue this job through the index, so one pass suffices.
     let cursor = 0;
     for (;;) {
-      const batch = this.#index.embeddingBacklog(embedder.id, BATCH, cursor);
+      const batch = cutBatch(this.#index.embeddingBacklog(embedder.id, BATCH, cursor));
       if (batch.length === 0) break;
       cursor = batch.at(-1)!.rowid;
-      const vectors = await embedder.embed(batch.map((b) => embeddingInput(b.title, b.text)));
+      const vectors = await embedder.embed(batch.map((b) => b.input));
       const stored = this.#index.storeVectors(
         embedder.id,
-        batch.map((item, i) => ({ item, vector: vectors[i]! })),
+        batch.map(({ item }, i) => ({ item, vector: vectors[i]! })),
       );
       // A stale vector being replaced was already counted; the count is retaken when the backlog is done.
       embedded = Math.min(total, embedded + stored);

@@ -56,6 +56,14 @@ const RECENCY_WEIGHT = 0.25 / (RRF_K + 1);
 const RECENCY_HALF_LIFE_DAYS = 90;
 /** Below this cosine similarity the encoder's neighbours are noise (measured on the relevance corpus). */
 const MIN_SIMILARITY = 0.2;
+/**
+ * Rank fusion ignores how close a neighbour is, and the encoder returns neighbours for any query, so
+ * a barely related capture at rank 13 (similarity 0.2) voted nearly as much as a paraphrase at rank 1
+ * (0.69), and one incidental shared word then lifted it above the paraphrase. A semantic vote is
+ * therefore scaled from 0 at MIN_SIMILARITY to full at FULL_SIMILARITY, as keyword votes are scaled
+ * by the share of the query's words they match.
+ */
+const FULL_SIMILARITY = 0.5;
 const DAY_MS = 86_400_000;
 
 export class HybridSearch {
@@ -121,7 +129,8 @@ export class HybridSearch {
     });
     semantic.forEach((hit, i) => {
       const f = entry(hit.rowid);
-      f.rrf += 1 / (RRF_K + i + 1);
+      const closeness = Math.min(1, (hit.similarity - MIN_SIMILARITY) / (FULL_SIMILARITY - MIN_SIMILARITY));
+      f.rrf += closeness / (RRF_K + i + 1);
       f.scores.semanticRank = i + 1;
       f.scores.similarity = hit.similarity;
     });
