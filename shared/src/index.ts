@@ -1,3 +1,5 @@
 export * from './capture/Capture.ts';
 export * from './capture/captureId.ts';
 export * from './docs/layout.ts';
+export * from './crypto/index.ts';
+export * from './sync/index.ts';

@@ -1,0 +1,15 @@
+export { ACCOUNT_KEY_LENGTH, deriveSubkeys, newAccountKey } from './accountKeys.ts';
+export type { SubkeyPurpose, Subkeys } from './accountKeys.ts';
+export { blobId } from './blobId.ts';
+export { concatBytes, constantTimeEqual, encodeFields, fromBase64Url, randomBytes, toBase64Url, utf8Decode, utf8Encode } from './bytes.ts';
+export { challengeMessage, newDeviceKeyPair, RELAY_AUTH_LABEL, relayAuthContext, signChallenge, verifyChallenge } from './deviceKeys.ts';
+export type { ChallengeContext, DeviceKeyPair } from './deviceKeys.ts';
+export { CryptoError, isCryptoError } from './errors.ts';
+export type { CryptoErrorCode } from './errors.ts';
+export { newInboxKeyPair, openInbox, sealToInbox } from './inbox.ts';
+export type { InboxKeyPair } from './inbox.ts';
+export { INVITE_QR_PREFIX, INVITE_SECRET_LENGTH, newInvite, parseInviteCode, unwrapAccountKey, wrapAccountKey } from './pairing.ts';
+export type { Invite, JsonValue, ParsedInvite, UnwrappedInvite } from './pairing.ts';
+export { accountKeyToPhrase, phraseToAccountKey, RECOVERY_WORD_COUNT } from './recovery.ts';
+export { FRAME_VERSION, NONCE_LENGTH, open, seal, sealFrame, openFrame, SEAL_KEY_LENGTH } from './seal.ts';
+export type { Sealed } from './seal.ts';
