@@ -5,5 +5,15 @@
  * that seals call transcripts into an account's inbox.
  */
 
-/** The port the relay listens on when none is configured. */
-export const RELAY_DEFAULT_PORT = 8787;
+export { RELAY_DEFAULT_PORT } from './constants.ts';
+export { relayConfig, RelayConfigError } from './config.ts';
+export type { RelayConfig, RelayLimits } from './config.ts';
+export { createRelayServer } from './http/server.ts';
+export type { RelayServer, RelayServerOptions } from './http/server.ts';
+export { createRelayLogger, REDACTED_FIELDS } from './http/logger.ts';
+export { RelayMetrics, PROMETHEUS_CONTENT_TYPE } from './http/metrics.ts';
+export { RELAY_VERSION } from './http/version.ts';
+export { SqliteRelayStorage } from './storage/SqliteRelayStorage.ts';
+export { QuotaExceededError, RelayStorageError } from './storage/errors.ts';
+export type { RelayStorageErrorCode } from './storage/errors.ts';
+export type * from './storage/RelayStorage.ts';

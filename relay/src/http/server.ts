@@ -1,0 +1,49 @@
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { RelayConfig } from '../config.ts';
+import type { RelayStorage } from '../storage/RelayStorage.ts';
+import { PROMETHEUS_CONTENT_TYPE, RelayMetrics } from './metrics.ts';
+import { RELAY_VERSION } from './version.ts';
+
+export interface RelayServerOptions {
+  readonly storage: RelayStorage;
+  /** Made with createRelayLogger, so that the redaction list applies to request logs too. */
+  readonly logger: FastifyBaseLogger;
+  readonly config: RelayConfig;
+}
+
+export interface RelayServer {
+  readonly app: FastifyInstance;
+  readonly metrics: RelayMetrics;
+  /** Listens on the configured host and port; resolves to the address, e.g. http://127.0.0.1:8787. */
+  listen(): Promise<string>;
+  /** Stops accepting connections and waits for requests in flight. Leaves the storage open. */
+  close(): Promise<void>;
+}
+
+const UNMATCHED_ROUTE = 'unmatched';
+
+/** The relay's HTTP server: health and metrics now; the sync protocol attaches to `app` later. */
+export function createRelayServer({ storage, logger, config }: RelayServerOptions): RelayServer {
+  const app = Fastify({ loggerInstance: logger, bodyLimit: config.limits.bodyLimitBytes });
+  const metrics = new RelayMetrics();
+
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.recordRequest(request.routeOptions.url ?? UNMATCHED_ROUTE, reply.statusCode);
+    done();
+  });
+
+  app.get('/health', () => ({ ok: true, version: RELAY_VERSION }));
+
+  app.get('/metrics', async (_request, reply) => {
+    const stats = await storage.stats();
+    return reply.type(PROMETHEUS_CONTENT_TYPE).send(metrics.render(stats));
+  });
+
+  return {
+    app,
+    metrics,
+    listen: () => app.listen({ port: config.port, host: config.host }),
+    close: () => app.close(),
+  };
+}
