@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Capture } from '@lva/shared';
 import { crashText, crashToken } from '../../test/crash/importer.ts';
 import { Core } from './Core.ts';
+import { seededRandom } from '../../../shared/test/seededRandom.ts';
 
 const IMPORTER = fileURLToPath(new URL('../../test/crash/importer.ts', import.meta.url));
 /** How each round dies: after a random number of acknowledgements, or a random delay after the start (which can land while the core is still opening) or after the first acknowledgement. */
@@ -14,17 +15,6 @@ const KILLS = ['acks', 'delay-from-spawn', 'delay-from-first-ack', 'acks', 'dela
 const ROUNDS = KILLS.length;
 const COUNT = 200;
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated with CRASH_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ack {
   n: number;
@@ -87,7 +77,7 @@ describe('crash durability: SIGKILL at random moments never loses an acknowledge
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it(`keeps and finds every acknowledged capture after ${ROUNDS} killed imports (CRASH_SEED=${seed})`, async () => {
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const acked: Ack[] = [];
     const sent = new Map<string, { n: number; run: string }>();
     let next = 0;

@@ -16,18 +16,8 @@ import {
   encodeFrame,
   utf8ByteLength,
 } from './codec.ts';
+import { seededRandom } from '../../test/seededRandom.ts';
 
-/** mulberry32: a seeded generator, so a failing garbage input can be reproduced from the seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytes(n: number, fill = 7): string {
   return Buffer.from(new Uint8Array(n).fill(fill)).toString('base64url');
@@ -242,7 +232,7 @@ describe('decoding garbage', () => {
   }
 
   it('never throws on 200 random inputs (seed 0x5eed)', () => {
-    const rand = seeded(0x5eed);
+    const rand = seededRandom(0x5eed);
     for (let i = 0; i < 200; i++) {
       const input = garbage(rand);
       for (const decode of [decodeClientFrame, decodeServerFrame]) {
@@ -257,7 +247,7 @@ describe('decoding garbage', () => {
 
 describe('base64url fields', () => {
   it('accept exactly what crypto can decode (seed 0xb64)', () => {
-    const rand = seeded(0xb64);
+    const rand = seededRandom(0xb64);
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     for (let i = 0; i < 2000; i++) {
       // Around the 16-byte minimum, and every length mod 4, so both the size and the trailing-bit rules are hit.
