@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { RelayOrigin } from '@lva/shared';
 import { z } from 'zod';
 import { RELAY_DEFAULT_PORT } from './constants.ts';
 
@@ -7,12 +8,24 @@ export interface RelayLimits {
   readonly bodyLimitBytes: number;
   /** Quota given to a new account. */
   readonly accountQuotaBytes: number;
+  /** Sync frames a connection may send per second, sustained. */
+  readonly syncFramesPerSecond: number;
+  /** Sync frames a connection may send in a burst before the rate applies. */
+  readonly syncFrameBurst: number;
+  /** How long a new sync connection has to authenticate before it is closed. */
+  readonly syncAuthTimeoutMs: number;
 }
 
 export interface RelayConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /**
+   * The origin devices reach the relay at (e.g. wss://relay.example.com), signed with every auth
+   * challenge. Behind TLS termination the relay cannot see it, so production sets it; without it
+   * the relay falls back to the request's Host header, which suits local use.
+   */
+  readonly publicOrigin?: string;
   readonly limits: RelayLimits;
 }
 
@@ -42,6 +55,15 @@ const SETTINGS = {
     env: 'LVA_RELAY_ACCOUNT_QUOTA_BYTES',
     schema: integer(0, Number.MAX_SAFE_INTEGER),
   },
+  publicOrigin: {
+    flag: 'public-origin',
+    env: 'LVA_RELAY_PUBLIC_ORIGIN',
+    // Empty means "not set": every setting needs a string default.
+    schema: z.union([z.literal(''), RelayOrigin]),
+  },
+  syncFramesPerSecond: { flag: 'sync-frames-per-second', env: 'LVA_RELAY_SYNC_FRAMES_PER_SECOND', schema: integer(1, 100_000) },
+  syncFrameBurst: { flag: 'sync-frame-burst', env: 'LVA_RELAY_SYNC_FRAME_BURST', schema: integer(1, 1_000_000) },
+  syncAuthTimeoutMs: { flag: 'sync-auth-timeout-ms', env: 'LVA_RELAY_SYNC_AUTH_TIMEOUT_MS', schema: integer(100, 600_000) },
 } as const;
 
 const DEFAULTS = {
@@ -52,6 +74,11 @@ const DEFAULTS = {
   // Room for an encrypted snapshot of a large document; blobs are expected to stream later.
   bodyLimitBytes: String(16 * MIB),
   accountQuotaBytes: String(1024 * MIB),
+  publicOrigin: '',
+  // A syncing device sends a few frames per change; a full resync pulls in batches of up to 500.
+  syncFramesPerSecond: '50',
+  syncFrameBurst: '200',
+  syncAuthTimeoutMs: '10000',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -97,13 +124,18 @@ export function relayConfig(
     const message = (error instanceof Error ? error.message : String(error)).split(/\.\s|\n/)[0] ?? '';
     throw new RelayConfigError(`relay config: ${message}`);
   }
+  const publicOrigin = readSetting('publicOrigin', flags, env);
   return {
     port: readSetting('port', flags, env),
     host: readSetting('host', flags, env),
     dataDir: readSetting('dataDir', flags, env),
+    ...(publicOrigin ? { publicOrigin } : {}),
     limits: {
       bodyLimitBytes: readSetting('bodyLimitBytes', flags, env),
       accountQuotaBytes: readSetting('accountQuotaBytes', flags, env),
+      syncFramesPerSecond: readSetting('syncFramesPerSecond', flags, env),
+      syncFrameBurst: readSetting('syncFrameBurst', flags, env),
+      syncAuthTimeoutMs: readSetting('syncAuthTimeoutMs', flags, env),
     },
   };
 }

@@ -21,6 +21,25 @@ function metric(name: string, type: 'counter' | 'gauge', help: string, samples: 
 export class RelayMetrics {
   // Keyed by route pattern, never by raw URL, so that scanners probing paths cannot grow the map.
   readonly #requests = new Map<string, { route: string; status: number; count: number }>();
+  // Keyed by decoded frame type (or 'invalid'), a closed set, for the same reason.
+  readonly #frames = new Map<string, number>();
+  #authFailures = 0;
+  #syncConnections = 0;
+
+  /** Counts one sync frame received from a device. */
+  recordFrame(type: string): void {
+    this.#frames.set(type, (this.#frames.get(type) ?? 0) + 1);
+  }
+
+  /** Counts one refused sync authentication. */
+  recordAuthFailure(): void {
+    this.#authFailures++;
+  }
+
+  /** Moves the open sync sockets gauge by +1 or -1. */
+  syncConnectionsChanged(delta: 1 | -1): void {
+    this.#syncConnections += delta;
+  }
 
   /** Counts one answered request. */
   recordRequest(route: string, status: number): void {
@@ -52,6 +71,16 @@ export class RelayMetrics {
         metric('lva_relay_bytes_used', 'gauge', 'Payload bytes held now, after compaction.', [['', stats.bytesUsed]]),
         metric('lva_relay_accounts', 'gauge', 'Accounts on this relay.', [['', stats.accounts]]),
         metric('lva_relay_http_requests_total', 'counter', 'HTTP requests answered, by route and status.', requests),
+        metric(
+          'lva_relay_sync_frames_total',
+          'counter',
+          'Sync frames received from devices, by type.',
+          [...this.#frames.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([type, count]) => [`{type="${escapeLabel(type)}"}`, count]),
+        ),
+        metric('lva_relay_sync_auth_failures_total', 'counter', 'Sync connections refused at authentication.', [
+          ['', this.#authFailures],
+        ]),
+        metric('lva_relay_sync_connections', 'gauge', 'Sync sockets open now.', [['', this.#syncConnections]]),
       ].join('\n') + '\n'
     );
   }

@@ -2,6 +2,9 @@ import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RelayConfig } from '../config.ts';
 import type { RelayStorage } from '../storage/RelayStorage.ts';
+import { attachSyncSocket } from '../sync/syncSocket.ts';
+import type { SyncHub } from '../sync/syncSocket.ts';
+import { accountRoutes } from './accounts.ts';
 import { PROMETHEUS_CONTENT_TYPE, RelayMetrics } from './metrics.ts';
 import { RELAY_VERSION } from './version.ts';
 
@@ -15,6 +18,8 @@ export interface RelayServerOptions {
 export interface RelayServer {
   readonly app: FastifyInstance;
   readonly metrics: RelayMetrics;
+  /** The sync sockets; lets other endpoints end a revoked device's session. */
+  readonly sync: SyncHub;
   /** Listens on the configured host and port; resolves to the address, e.g. http://127.0.0.1:8787. */
   listen(): Promise<string>;
   /** Stops accepting connections and waits for requests in flight. Leaves the storage open. */
@@ -23,7 +28,7 @@ export interface RelayServer {
 
 const UNMATCHED_ROUTE = 'unmatched';
 
-/** The relay's HTTP server: health and metrics now; the sync protocol attaches to `app` later. */
+/** The relay's HTTP server: health, metrics, account registration and the sync WebSocket. */
 export function createRelayServer({ storage, logger, config }: RelayServerOptions): RelayServer {
   const app = Fastify({ loggerInstance: logger, bodyLimit: config.limits.bodyLimitBytes });
   const metrics = new RelayMetrics();
@@ -40,9 +45,13 @@ export function createRelayServer({ storage, logger, config }: RelayServerOption
     return reply.type(PROMETHEUS_CONTENT_TYPE).send(metrics.render(stats));
   });
 
+  void app.register(accountRoutes, { storage, config });
+  const sync = attachSyncSocket(app, { storage, config, metrics });
+
   return {
     app,
     metrics,
+    sync,
     listen: () => app.listen({ port: config.port, host: config.host }),
     close: () => app.close(),
   };
