@@ -5,7 +5,8 @@ export type CoreErrorCode =
   | 'DATA_DIR_LOCKED'
   | 'DATA_DIR_INVALID'
   | 'TOO_LARGE'
-  | 'IO';
+  | 'IO'
+  | 'SYNC_FAILED';
 
 export class CoreError extends Error {
   readonly code: CoreErrorCode;

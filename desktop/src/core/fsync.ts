@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** Writes a file so that after return it is complete on disk, or absent: temp file, fsync, rename, fsync dir. */
-export function writeFileDurable(file: string, data: string | Uint8Array): void {
+export function writeFileDurable(file: string, data: string | Uint8Array, options: { mode?: number } = {}): void {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
+  // The mode is set at creation, so a secret is never readable by others, not even for a moment.
+  const fd = fs.openSync(tmp, 'w', options.mode ?? 0o666);
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fs.fsyncSync(fd);

@@ -84,6 +84,14 @@ export class DocStore {
     return this.shardUrls().map(docIdOf);
   }
 
+  /**
+   * Picks up listed shards not tracked yet. Sync calls it after importing documents: a shard can
+   * arrive after the account change that listed it, and then no account change follows to retry.
+   */
+  async trackShards(): Promise<void> {
+    await Promise.all(this.shardUrls().map((url) => this.#trackNew(url)));
+  }
+
   onShardChange(listener: ShardListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
