@@ -3,6 +3,7 @@ import { UsageError } from './CliError.ts';
 import { captureCommand, listCommand, showCommand } from './commands/captureCommands.ts';
 import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
 import { searchCommand } from './commands/searchCommand.ts';
+import { initCommand, syncCommand } from './commands/syncCommands.ts';
 import { exportCommand, importCommand } from './commands/transferCommands.ts';
 
 const HELP = `lva — Learning Voice Agent from the command line
@@ -18,6 +19,8 @@ usage: lva COMMAND [options]
   export [--format jsonl|markdown] [--out PATH]           everything, re-importable
   reindex                                                 rebuild the search index
   stats                                                   counts, sizes, jobs
+  init --relay URL                                        turn sync on: new account on the relay
+  sync --once | --watch                                   push and pull once, or stay connected
 
 every command takes:
   --data-dir DIR   where data lives (default: the OS app-data directory, or $LVA_DATA_DIR)
@@ -38,6 +41,8 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   reindex: reindexCommand,
   stats: statsCommand,
+  init: initCommand,
+  sync: syncCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

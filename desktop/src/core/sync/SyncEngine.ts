@@ -18,7 +18,32 @@ export type SyncEvent =
   /** A chunk that failed to decrypt: tampered, or sealed with another key. Nothing of it was applied. */
   | { type: 'rejected'; docId: string; seq: number; fromDevice: string; reason: string }
   /** A background push or apply failed; it is retried with the next push or sync. */
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** Watch mode: the relay is unreachable; the next attempt is in `delayMs`. */
+  | { type: 'retry'; attempt: number; delayMs: number; reason: string };
+
+/** Reconnect timings for watch mode; injectable so tests need not wait for real backoff. */
+export interface WatchOptions {
+  /** First retry delay; doubled per failed attempt. Default 500 ms. */
+  initialDelayMs?: number;
+  /** Cap on the delay. Default 30 s. */
+  maxDelayMs?: number;
+  /** Returns [0, 1); the jitter source. Default Math.random. */
+  random?: () => number;
+}
+
+export interface SyncCounts {
+  /** Documents whose new changes went up. */
+  pushed: number;
+  /** Chunks from other devices that came down. */
+  pulled: number;
+}
+
+/** Exponential backoff with jitter: a delay in [half, full] of min(cap, initial · 2^attempt). */
+export function backoffDelay(attempt: number, options: Required<WatchOptions>): number {
+  const full = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(attempt, 30));
+  return Math.round(full / 2 + (full / 2) * options.random());
+}
 
 /** What the engine syncs: a repo and the documents to push. DocStore in the app; a bare repo to bootstrap. */
 export interface SyncTarget {
@@ -75,6 +100,10 @@ export class SyncEngine {
   #conn: RelayConnection | undefined;
   #offChange: (() => void) | undefined;
   #pushTimer: NodeJS.Timeout | undefined;
+  /** Set while watching: the connection is kept up, reconnecting with backoff when it drops. */
+  #watch: Required<WatchOptions> | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
   /** Pushes and applies run one at a time, so heads and the cursor are never updated out of order. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -134,6 +163,7 @@ export class SyncEngine {
       this.#conn = undefined;
       this.#stopWatching();
       this.#emit({ type: 'status', status: 'offline' });
+      if (this.#watch) this.#scheduleReconnect('the connection to the relay closed');
     };
     conn.send({ v: PROTOCOL_VERSION, type: 'subscribe' });
     this.#offChange = this.#target.onChange(() => this.#schedulePush());
@@ -141,30 +171,75 @@ export class SyncEngine {
   }
 
   /** Connect, push everything pending (acked), pull until the relay has no more, disconnect. */
-  async syncOnce(): Promise<void> {
+  async syncOnce(): Promise<SyncCounts> {
     await this.connect();
     try {
-      await this.push();
-      await this.pull();
+      const pushed = await this.push();
+      const pulled = await this.pull();
+      return { pushed, pulled };
     } finally {
       this.close();
     }
   }
 
-  /** Pushes every document with changes the relay lacks; resolves once all are acked. */
-  push(): Promise<void> {
+  /**
+   * Stays connected until `close`: connects, pushes what is pending and pulls by cursor; whenever
+   * the socket drops (or cannot be opened) it retries with exponential backoff and jitter, and
+   * catches up the same way on each reconnect, so changes made while offline go up then.
+   * Resolves after the first attempt, whether it connected or a retry was scheduled.
+   */
+  async watch(options: WatchOptions = {}): Promise<void> {
+    if (this.#watch) return;
+    this.#watch = { initialDelayMs: options.initialDelayMs ?? 500, maxDelayMs: options.maxDelayMs ?? 30_000, random: options.random ?? Math.random };
+    this.#attempt = 0;
+    await this.#catchUp();
+  }
+
+  /** Pushes every document with changes the relay lacks; resolves, once all are acked, to how many there were. */
+  push(): Promise<number> {
     return this.#serial(() => this.#pushAll());
   }
 
-  /** Pulls from the saved cursor until the relay reports no more. */
-  pull(): Promise<void> {
+  /** Pulls from the saved cursor until the relay reports no more; resolves to the chunks from other devices. */
+  pull(): Promise<number> {
     return this.#serial(() => this.#pullAll());
   }
 
+  /** Disconnects and stops watching. */
   close(): void {
+    this.#watch = undefined;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     clearTimeout(this.#pushTimer);
     this.#pushTimer = undefined;
     this.#conn?.close();
+  }
+
+  async #catchUp(): Promise<void> {
+    try {
+      await this.connect();
+      await this.push();
+      await this.pull();
+      this.#attempt = 0;
+    } catch (err) {
+      if (!this.#watch) return;
+      const message = (err as Error).message;
+      // A dropped socket has scheduled its own retry; anything else (connect refused, a failed push) does so here.
+      if (this.#conn) this.#emit({ type: 'error', message });
+      else this.#scheduleReconnect(message);
+    }
+  }
+
+  #scheduleReconnect(reason: string): void {
+    const watch = this.#watch;
+    if (!watch || this.#retryTimer) return;
+    const delayMs = backoffDelay(this.#attempt, watch);
+    this.#attempt += 1;
+    this.#emit({ type: 'retry', attempt: this.#attempt, delayMs, reason });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#watch) void this.#catchUp();
+    }, delayMs);
   }
 
   #schedulePush(): void {
@@ -192,7 +267,7 @@ export class SyncEngine {
     return this.#conn;
   }
 
-  async #pushAll(): Promise<void> {
+  async #pushAll(): Promise<number> {
     const conn = this.#requireConn();
     const pending: { handle: DocHandle<unknown>; heads: string[]; bytes: Uint8Array }[] = [];
     for (const docId of this.#target.docIds()) {
@@ -203,7 +278,7 @@ export class SyncEngine {
       if (sameHeads(heads, known)) continue;
       pending.push({ handle, heads, bytes: A.saveSince(doc, known) });
     }
-    if (pending.length === 0) return;
+    if (pending.length === 0) return 0;
     this.#emit({ type: 'status', status: `syncing ${pending.length}` });
     // All pushes go out at once; each document's heads are marked only when its own ack comes back.
     await Promise.all(
@@ -223,19 +298,23 @@ export class SyncEngine {
       }),
     );
     this.#emit({ type: 'status', status: 'connected' });
+    return pending.length;
   }
 
-  async #pullAll(): Promise<void> {
+  async #pullAll(): Promise<number> {
     const conn = this.#requireConn();
+    let fromOthers = 0;
     for (;;) {
       const reply = await conn.request({ v: PROTOCOL_VERSION, type: 'pull', cursor: this.#state.cursor, limit: PULL_LIMIT });
       if (reply.type !== 'chunks') throw new CoreError('SYNC_FAILED', `the relay refused a pull: ${reply.type === 'error' ? `${reply.code} ${reply.message}` : reply.type}`);
       if (reply.items.length > 0) this.#emit({ type: 'status', status: `syncing ${reply.items.length}` });
       await this.#apply(reply.items);
       this.#state.setCursor(reply.cursor);
+      fromOthers += reply.items.filter((item) => item.fromDevice !== this.#keys.deviceId).length;
       if (!reply.more) break;
     }
     this.#emit({ type: 'status', status: 'connected' });
+    return fromOthers;
   }
 
   #onFanOut(frame: ServerFrame): void {

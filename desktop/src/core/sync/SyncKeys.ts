@@ -90,11 +90,18 @@ export async function initSync(dataDir: string, relayUrl: string): Promise<SyncK
     publicKey: pair.publicKey,
     secretKey: pair.secretKey,
   };
-  const res = await fetch(new URL('/v1/accounts', relayUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ accountId: keys.accountId, device: { id: keys.deviceId, name: device.deviceName, publicKey: toBase64Url(keys.publicKey) } }),
-  });
+  let res: Response;
+  try {
+    res = await fetch(new URL('/v1/accounts', relayUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId: keys.accountId, device: { id: keys.deviceId, name: device.deviceName, publicKey: toBase64Url(keys.publicKey) } }),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (err) {
+    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+    throw new CoreError('SYNC_FAILED', `could not reach the relay at ${relayUrl} (${cause?.code ?? cause?.message ?? (err as Error).message})`, { cause: err });
+  }
   if (res.status !== 201) throw new CoreError('SYNC_FAILED', `the relay refused the new account (${res.status}): ${await res.text()}`);
   // Written only after the relay accepted it: a crash in between leaves an unused account on the relay, nothing here.
   writeSyncKeys(dataDir, keys);

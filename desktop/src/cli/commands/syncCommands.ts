@@ -1,0 +1,91 @@
+import { defaultDataDir } from '../../core/DataDir.ts';
+import { CoreError } from '../../core/errors.ts';
+import { docStoreTarget, SyncEngine, type SyncEvent } from '../../core/sync/SyncEngine.ts';
+import { initSync, readSyncKeys } from '../../core/sync/SyncKeys.ts';
+import { UsageError } from '../CliError.ts';
+import { parse, print, withCore, type GlobalValues } from '../context.ts';
+
+function dataDirOf(values: GlobalValues): string {
+  return values['data-dir'] ?? defaultDataDir();
+}
+
+function relayUrlOf(value: string | undefined): string {
+  if (!value) throw new UsageError('usage: lva init --relay URL (e.g. https://relay.example.org)');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--relay must be a URL like https://relay.example.org (got "${value}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--relay must be an http:// or https:// URL (got "${value}")`);
+  return value;
+}
+
+/** `lva init --relay URL`: creates the sync account for this device and registers it with the relay. */
+export async function initCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { relay: { type: 'string' } });
+  if (positionals.length > 0) throw new UsageError('usage: lva init --relay URL');
+  const relayUrl = relayUrlOf(values.relay);
+  const dataDir = dataDirOf(values);
+  const existing = readSyncKeys(dataDir);
+  if (existing) throw new CoreError('BAD_INPUT', `sync is already set up for ${dataDir} (account ${existing.accountId} at ${existing.relayUrl})`);
+  // Opening the core once makes sure the device (and its account document) exists.
+  await withCore(values, async () => {
+    const keys = await initSync(dataDir, relayUrl);
+    print(values.json, { accountId: keys.accountId, deviceId: keys.deviceId, relayUrl: keys.relayUrl }, () => `sync is on: account ${keys.accountId} at ${keys.relayUrl}`);
+  });
+}
+
+/** `lva sync --once | --watch`: one round of push and pull, or stay connected until interrupted. */
+export async function syncCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { once: { type: 'boolean', default: false }, watch: { type: 'boolean', default: false } });
+  if (positionals.length > 0 || values.once === values.watch) throw new UsageError('usage: lva sync --once | --watch');
+  const dataDir = dataDirOf(values);
+  const keys = readSyncKeys(dataDir);
+  if (!keys) throw new CoreError('BAD_INPUT', `sync is not set up for ${dataDir}; run lva init --relay URL first`);
+  await withCore(values, async (core) => {
+    const engine = new SyncEngine(dataDir, docStoreTarget(await core.documents()));
+    if (values.once) {
+      const rejected: SyncEvent[] = [];
+      engine.on((e) => {
+        if (e.type === 'rejected') rejected.push(e);
+      });
+      const counts = await engine.syncOnce();
+      if (counts.pulled > 0) await core.catchUpIndex();
+      print(values.json, { ...counts, rejected: rejected.length, status: 'offline', relayUrl: keys.relayUrl }, () =>
+        `synced with ${keys.relayUrl}: pushed ${counts.pushed} document(s), pulled ${counts.pulled} chunk(s)${rejected.length ? `, rejected ${rejected.length} chunk(s) that did not decrypt` : ''}`,
+      );
+      return;
+    }
+    await watch(engine, keys.relayUrl);
+  });
+}
+
+/** Prints status changes to stderr until SIGINT or SIGTERM, then disconnects. */
+async function watch(engine: SyncEngine, relayUrl: string): Promise<void> {
+  let last = '';
+  const say = (line: string): void => {
+    if (line === last) return;
+    last = line;
+    process.stderr.write(`lva: ${line}\n`);
+  };
+  engine.on((e) => {
+    if (e.type === 'status') say(`${e.status} (${relayUrl})`);
+    else if (e.type === 'retry') say(`offline: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
+    else if (e.type === 'rejected') say(`rejected a chunk of ${e.docId} from ${e.fromDevice}: ${e.reason}`);
+    else say(`sync error: ${e.message}`);
+  });
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await engine.watch();
+  await stopped;
+  engine.close();
+  say('stopped');
+}

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The relay runs in this process, so the CLI is spawned asynchronously (spawnSync would block the relay).
+import { createRelayLogger, createRelayServer, relayConfig, SqliteRelayStorage } from '../../../relay/src/index.ts';
+import type { RelayServer } from '../../../relay/src/index.ts';
+
+const LVA = path.resolve(import.meta.dirname, '../../bin/lva.js');
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function lva(dataDir: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LVA, ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A port nothing listens on: bound, read, released. */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function oneLineError(r: Run): string {
+  expect(r.status).toBe(1);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  return r.stderr;
+}
+
+describe('lva init and lva sync against the real relay', () => {
+  let root: string;
+  let storage: SqliteRelayStorage;
+  let server: RelayServer;
+  let relayUrl: string;
+
+  beforeAll(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-sync-cli-'));
+    const relayDir = path.join(root, 'relay');
+    fs.mkdirSync(relayDir);
+    storage = SqliteRelayStorage.open(relayDir);
+    const config = relayConfig(['--port', '0', '--host', '127.0.0.1', '--data-dir', relayDir], {});
+    server = createRelayServer({ storage, logger: createRelayLogger({ level: 'silent' }), config });
+    relayUrl = await server.listen();
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await storage.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('inits, captures and syncs once: the relay holds chunks for the account; a second init is refused', async () => {
+    const dir = path.join(root, 'a');
+    const init = await lva(dir, 'init', '--relay', relayUrl, '--json');
+    expect(init.status, init.stderr).toBe(0);
+    const { accountId } = JSON.parse(init.stdout) as { accountId: string };
+    expect(accountId).toMatch(/^[A-Za-z0-9_-]{16,64}$/);
+
+    expect((await lva(dir, 'capture', '--no-wait', 'octopuses have three hearts and blue blood')).status).toBe(0);
+    const sync = await lva(dir, 'sync', '--once', '--json');
+    expect(sync.status, sync.stderr).toBe(0);
+    const summary = JSON.parse(sync.stdout) as { pushed: number; pulled: number; status: string };
+    expect(summary.pushed).toBeGreaterThan(0);
+    expect(summary.pulled).toBe(0);
+    const chunks = await storage.readChunks(accountId, { afterSeq: 0, limit: 100 });
+    expect(chunks.length).toBeGreaterThanOrEqual(summary.pushed);
+
+    // Nothing new: a second round pushes nothing.
+    const again = await lva(dir, 'sync', '--once');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain('pushed 0 document(s)');
+
+    expect(oneLineError(await lva(dir, 'init', '--relay', relayUrl))).toMatch(/already set up/);
+  });
+
+  it('refuses to sync a data dir that was never initialised', async () => {
+    const r = await lva(path.join(root, 'fresh'), 'sync', '--once');
+    expect(oneLineError(r)).toMatch(/run lva init --relay URL/);
+  });
+
+  it('names the relay URL when it cannot be reached', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const dir = path.join(root, 'dead');
+    expect(oneLineError(await lva(dir, 'init', '--relay', dead))).toContain(dead);
+    // Nothing was written: init can be retried once the relay is up.
+    expect(fs.existsSync(path.join(dir, 'sync.json'))).toBe(false);
+  });
+
+  it('watches until SIGTERM and exits cleanly', async () => {
+    const dir = path.join(root, 'watcher');
+    expect((await lva(dir, 'init', '--relay', relayUrl)).status).toBe(0);
+    const child = spawn(process.execPath, [LVA, 'sync', '--watch', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    let stderr = '';
+    const connected = new Promise<void>((resolve) =>
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('connected')) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await connected;
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('stopped');
+  });
+});
