@@ -1,12 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The relay runs in this process, so the CLI is spawned asynchronously (spawnSync would block the relay).
-import { createRelayLogger, createRelayServer, relayConfig, SqliteRelayStorage } from '../../../relay/src/index.ts';
-import type { RelayServer } from '../../../relay/src/index.ts';
+import { startRelay, type RelayFixture } from '../../test/relayFixture.ts';
 
 const LVA = path.resolve(import.meta.dirname, '../../bin/lva.js');
 
@@ -45,26 +43,17 @@ function oneLineError(r: Run): string {
 }
 
 describe('lva init and lva sync against the real relay', () => {
+  let relay: RelayFixture;
   let root: string;
-  let storage: SqliteRelayStorage;
-  let server: RelayServer;
+  let storage: RelayFixture['storage'];
   let relayUrl: string;
 
   beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-sync-cli-'));
-    const relayDir = path.join(root, 'relay');
-    fs.mkdirSync(relayDir);
-    storage = SqliteRelayStorage.open(relayDir);
-    const config = relayConfig(['--port', '0', '--host', '127.0.0.1', '--data-dir', relayDir], {});
-    server = createRelayServer({ storage, logger: createRelayLogger({ level: 'silent' }), config });
-    relayUrl = await server.listen();
+    relay = await startRelay('lva-sync-cli-');
+    ({ root, storage, url: relayUrl } = relay);
   });
 
-  afterAll(async () => {
-    await server.close();
-    await storage.close();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => relay.close());
 
   it('inits, captures and syncs once: the relay holds chunks for the account; a second init is refused', async () => {
     const dir = path.join(root, 'a');

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { encodeFields, NONCE_LENGTH, PROTOCOL_VERSION, randomBytes, sealFrame, toBase64Url, type Capture } from '@lva/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // A test may start the real relay; the desktop code itself never imports it.
-import { createRelayLogger, createRelayServer, relayConfig, SqliteRelayStorage } from '../../../../relay/src/index.ts';
-import type { RelayServer } from '../../../../relay/src/index.ts';
+import { startRelay, type RelayFixture } from '../../../test/relayFixture.ts';
 import { Core } from '../Core.ts';
 import { RelayConnection } from './RelayConnection.ts';
 import { docStoreTarget, SyncEngine, type SyncEvent } from './SyncEngine.ts';
@@ -40,27 +38,18 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('sync through the real relay', () => {
+  let relay: RelayFixture;
   let root: string;
   let relayDir: string;
-  let storage: SqliteRelayStorage;
-  let server: RelayServer;
+  let storage: RelayFixture['storage'];
   let relayUrl: string;
 
   beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-sync-'));
-    relayDir = path.join(root, 'relay');
-    fs.mkdirSync(relayDir);
-    storage = SqliteRelayStorage.open(relayDir);
-    const config = relayConfig(['--port', '0', '--host', '127.0.0.1', '--data-dir', relayDir], {});
-    server = createRelayServer({ storage, logger: createRelayLogger({ level: 'silent' }), config });
-    relayUrl = await server.listen();
+    relay = await startRelay('lva-sync-');
+    ({ root, storage, url: relayUrl, relayDir } = relay);
   });
 
-  afterAll(async () => {
-    await server.close();
-    await storage.close();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => relay.close());
 
   it('converges two devices of one account, refuses a tampered chunk, and leaves only ciphertext on the relay', async () => {
     const dirA = path.join(root, 'a');

@@ -1,10 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // A test may start the real relay; the desktop code itself never imports it.
-import { createRelayLogger, createRelayServer, relayConfig, SqliteRelayStorage } from '../../../../relay/src/index.ts';
-import type { RelayServer } from '../../../../relay/src/index.ts';
+import { startRelay, type RelayFixture } from '../../../test/relayFixture.ts';
 import { Core } from '../Core.ts';
 import { backoffDelay, docStoreTarget, SyncEngine, type SyncEvent } from './SyncEngine.ts';
 import { initSync, joinAccount } from './SyncKeys.ts';
@@ -31,31 +28,17 @@ describe('backoffDelay', () => {
 });
 
 describe('watch mode through a relay that goes away and comes back', () => {
+  let relay: RelayFixture;
   let root: string;
-  let relayDir: string;
-  let storage: SqliteRelayStorage;
-  let server: RelayServer;
+  let storage: RelayFixture['storage'];
   let relayUrl: string;
 
-  const start = async (port: number): Promise<string> => {
-    const config = relayConfig(['--port', String(port), '--host', '127.0.0.1', '--data-dir', relayDir], {});
-    server = createRelayServer({ storage, logger: createRelayLogger({ level: 'silent' }), config });
-    return server.listen();
-  };
-
   beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-reconnect-'));
-    relayDir = path.join(root, 'relay');
-    fs.mkdirSync(relayDir);
-    storage = SqliteRelayStorage.open(relayDir);
-    relayUrl = await start(0);
+    relay = await startRelay('lva-reconnect-');
+    ({ root, storage, url: relayUrl } = relay);
   });
 
-  afterAll(async () => {
-    await server.close();
-    await storage.close();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => relay.close());
 
   it('reconnects with backoff, pushes what was captured offline, and the other device receives it', async () => {
     const dirA = path.join(root, 'a');
@@ -81,7 +64,7 @@ describe('watch mode through a relay that goes away and comes back', () => {
 
     // The relay goes away: both go offline and keep retrying.
     const port = Number(new URL(relayUrl).port);
-    await server.close();
+    await relay.stopServer();
     await until('both offline', () => !engineA.connected && !engineB.connected);
     expect(eventsA).toContainEqual({ type: 'status', status: 'offline' });
     await until('a few failed retries', () => eventsA.filter((e) => e.type === 'retry').length >= 2);
@@ -92,7 +75,7 @@ describe('watch mode through a relay that goes away and comes back', () => {
     const offline = await a.capture({ text: 'during the outage: sketch of the heron nest' });
 
     // Same data dir, same port: both reconnect, A pushes, B receives.
-    expect(await start(port)).toBe(relayUrl);
+    expect(await relay.startServer(port)).toBe(relayUrl);
     await until('A reconnected', () => engineA.connected);
     await until('B received the offline capture', async () => (await b.get(offline.id)) !== undefined);
     expect((await b.get(offline.id))?.text).toBe(offline.text);
