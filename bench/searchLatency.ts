@@ -20,6 +20,7 @@ import { median, percentile, row, sizeLabel, type BenchContext, type BenchResult
 
 const TARGET_P95_MS = 50;
 const LIMIT = 10;
+/** The baseline fuses its two full scans with plain RRF, at the same k as the real search. */
 const RRF_K = 60;
 
 interface Timed {

@@ -287,7 +287,7 @@ export class Core {
     const stored = this.blobs.putFile(file);
     const blob: BlobRef = { sha256: stored.sha256, mime: kind.mime, size: stored.size, name: path.basename(file) };
     if (kind.mime === 'audio/wav') {
-      const durationMs = wavDurationMs(this.blobs.get(stored.sha256));
+      const durationMs = wavDurationMs(stored.bytes);
       if (durationMs !== undefined) blob.durationMs = durationMs;
     }
     const capture = this.#newCapture({

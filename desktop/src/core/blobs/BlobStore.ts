@@ -65,11 +65,12 @@ export class BlobStore {
     return { sha256, size, created: true };
   }
 
-  /** Reads the whole file; the size cap keeps that bounded. */
-  putFile(source: string): StoredBlob {
+  /** Reads the whole file (the size cap keeps that bounded) and hands the bytes back, so callers need not read it again. */
+  putFile(source: string): StoredBlob & { bytes: Buffer } {
     const size = fs.statSync(source).size;
     if (size > MAX_BLOB_BYTES) throw new CoreError('TOO_LARGE', `file is ${mb(size)}; the limit is ${mb(MAX_BLOB_BYTES)}`);
-    return this.put(fs.readFileSync(source));
+    const bytes = fs.readFileSync(source);
+    return { ...this.put(bytes), bytes };
   }
 
   get(sha256: string): Buffer {
