@@ -1,3 +1,4 @@
+import { MAX_BLOB_BYTES } from '@lva/shared';
 import { describe, expect, it } from 'vitest';
 import { relayConfig, RelayConfigError } from './config.ts';
 import { RELAY_DEFAULT_PORT } from './index.ts';
@@ -17,6 +18,13 @@ describe('relayConfig', () => {
       port: 9001,
       dataDir: '/flag/dir',
     });
+  });
+
+  it('limits blob uploads to what a device can store unless told otherwise', () => {
+    expect(relayConfig([], {}).limits.maxBlobBytes).toBe(MAX_BLOB_BYTES);
+    expect(relayConfig([], { LVA_RELAY_MAX_BLOB_BYTES: '4096' }).limits.maxBlobBytes).toBe(4096);
+    expect(relayConfig(['--max-blob-bytes', '2048'], { LVA_RELAY_MAX_BLOB_BYTES: '4096' }).limits.maxBlobBytes).toBe(2048);
+    expect(() => relayConfig(['--max-blob-bytes', '10'], {})).toThrow(/^relay config: --max-blob-bytes="10": /);
   });
 
   it('explains a bad value or an unknown flag in one line', () => {

@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
-import { RelayOrigin } from '@lva/shared';
+import { MAX_BLOB_BYTES, RelayOrigin } from '@lva/shared';
 import { z } from 'zod';
 import { RELAY_DEFAULT_PORT } from './constants.ts';
 
 export interface RelayLimits {
   /** Largest request body Fastify accepts. */
   readonly bodyLimitBytes: number;
+  /** Largest blob a device may upload; blob uploads have their own limit since they dwarf JSON bodies. */
+  readonly maxBlobBytes: number;
   /** Quota given to a new account. */
   readonly accountQuotaBytes: number;
   /** Sync frames a connection may send per second, sustained. */
@@ -50,6 +52,7 @@ const SETTINGS = {
   host: { flag: 'host', env: 'LVA_RELAY_HOST', schema: z.string().min(1, 'expected a host name or address') },
   dataDir: { flag: 'data-dir', env: 'LVA_RELAY_DATA_DIR', schema: z.string().min(1, 'expected a directory') },
   bodyLimitBytes: { flag: 'body-limit-bytes', env: 'LVA_RELAY_BODY_LIMIT_BYTES', schema: integer(1024, 1024 * MIB) },
+  maxBlobBytes: { flag: 'max-blob-bytes', env: 'LVA_RELAY_MAX_BLOB_BYTES', schema: integer(1024, 1024 * MIB) },
   accountQuotaBytes: {
     flag: 'account-quota-bytes',
     env: 'LVA_RELAY_ACCOUNT_QUOTA_BYTES',
@@ -73,6 +76,8 @@ const DEFAULTS = {
   dataDir: './relay-data',
   // Room for an encrypted snapshot of a large document; blobs are expected to stream later.
   bodyLimitBytes: String(16 * MIB),
+  // Devices refuse to store larger blobs, so anything lower makes some of their blobs unsyncable.
+  maxBlobBytes: String(MAX_BLOB_BYTES),
   accountQuotaBytes: String(1024 * MIB),
   publicOrigin: '',
   // A syncing device sends a few frames per change; a full resync pulls in batches of up to 500.
@@ -132,6 +137,7 @@ export function relayConfig(
     ...(publicOrigin ? { publicOrigin } : {}),
     limits: {
       bodyLimitBytes: readSetting('bodyLimitBytes', flags, env),
+      maxBlobBytes: readSetting('maxBlobBytes', flags, env),
       accountQuotaBytes: readSetting('accountQuotaBytes', flags, env),
       syncFramesPerSecond: readSetting('syncFramesPerSecond', flags, env),
       syncFrameBurst: readSetting('syncFrameBurst', flags, env),

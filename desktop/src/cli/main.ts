@@ -3,6 +3,7 @@ import { UsageError } from './CliError.ts';
 import { captureCommand, listCommand, showCommand } from './commands/captureCommands.ts';
 import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
 import { searchCommand } from './commands/searchCommand.ts';
+import { devicesCommand, pairCommand, recoverCommand, recoveryPhraseCommand } from './commands/pairCommands.ts';
 import { initCommand, syncCommand } from './commands/syncCommands.ts';
 import { exportCommand, importCommand } from './commands/transferCommands.ts';
 
@@ -13,7 +14,7 @@ usage: lva COMMAND [options]
   capture "text" [--title T] [--tag T]... [--source S]   store a capture
   capture --file x.wav|x.webm|x.png|x.pdf                 store a file as a capture
   search "query" [--limit N] [--source S] [--tag T] [--from DATE] [--to DATE]
-  show ID                                                 one capture in full
+  show ID [--save DIR]                                    one capture in full; --save writes its files
   list [--limit N] [--source S] [--tag T]                 newest captures
   import FILE.jsonl | DIR                                 JSONL lines or Markdown files
   export [--format jsonl|markdown] [--out PATH]           everything, re-importable
@@ -21,6 +22,11 @@ usage: lva COMMAND [options]
   stats                                                   counts, sizes, jobs
   init --relay URL                                        turn sync on: new account on the relay
   sync --once | --watch                                   push and pull once, or stay connected
+  pair invite [--ttl SECONDS]                             one-time code (and QR) to add a device
+  pair join CODE [--relay URL] [--name NAME]              add this (new) data dir to an account
+  devices | devices rename ID NAME | devices revoke ID    the account's devices
+  recover --relay URL [--name NAME] < phrase              restore the account from its recovery phrase
+  recovery-phrase                                         show the 24 words again
 
 every command takes:
   --data-dir DIR   where data lives (default: the OS app-data directory, or $LVA_DATA_DIR)
@@ -43,6 +49,10 @@ const COMMANDS: Record<string, Command> = {
   stats: statsCommand,
   init: initCommand,
   sync: syncCommand,
+  pair: pairCommand,
+  devices: devicesCommand,
+  recover: recoverCommand,
+  'recovery-phrase': recoveryPhraseCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -3,6 +3,8 @@ import { ImmutableString } from '@automerge/automerge';
 import path from 'node:path';
 import { Capture, NewCapture, deriveTitle, newCaptureId, shardRecords, fromRecord, type BlobRef } from '@lva/shared';
 import { BlobStore } from './blobs/BlobStore.ts';
+import { BlobSync } from './sync/BlobSync.ts';
+import { readSyncKeys } from './sync/SyncKeys.ts';
 import { fileKind, wavDurationMs } from './captureFiles.ts';
 import { dataDirLayout, type DataDirLayout } from './DataDir.ts';
 import { DataDirLock } from './device/DataDirLock.ts';
@@ -301,6 +303,22 @@ export class Core {
     capture.status[kind.step] = { state: 'pending', reason: 'waiting for the processing pipeline', updatedAt: capture.createdAt };
     await docs.addCaptures([capture]);
     return capture;
+  }
+
+  /**
+   * A capture's file. Blobs are fetched on demand: one captured on another device comes from the
+   * relay the first time it is opened here, checked against its SHA-256, then kept locally.
+   */
+  async blob(sha256: string): Promise<Buffer> {
+    if (this.blobs.has(sha256)) return this.blobs.get(sha256);
+    const keys = readSyncKeys(this.layout.root);
+    if (!keys) throw new CoreError('NOT_FOUND', `blob ${sha256} is not on this device`);
+    const sync = new BlobSync(this.layout.root, keys, this.blobs);
+    try {
+      return await sync.fetch(sha256);
+    } finally {
+      sync.close();
+    }
   }
 
   async get(id: string): Promise<CaptureView | undefined> {

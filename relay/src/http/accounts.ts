@@ -1,69 +1,42 @@
-import { AccountId, DeviceId, fromBase64Url, PublicKey } from '@lva/shared';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
+import { fromBase64Url, RegisterAccountBody } from '@lva/shared';
+import type { FastifyInstance } from 'fastify';
 import type { RelayConfig } from '../config.ts';
 import { RelayStorageError } from '../storage/errors.ts';
 import type { RelayStorage } from '../storage/RelayStorage.ts';
+import { isEd25519Key, jsonBodyLimit, newDeviceProblem, parseJsonBody, sendError, useApiPlumbing } from './api.ts';
 
 export interface AccountRoutesOptions {
   readonly storage: RelayStorage;
   readonly config: RelayConfig;
 }
 
-const ED25519_PUBLIC_KEY_BYTES = 32;
-const MAX_DEVICE_NAME_LENGTH = 100;
-
-// zod runs refinements even after the pattern check failed, so this must not throw on bad input.
-function isEd25519Key(key: string): boolean {
-  try {
-    return fromBase64Url(key).length === ED25519_PUBLIC_KEY_BYTES;
-  } catch {
-    return false;
-  }
-}
-
-const RegisterAccountBody = z.strictObject({
-  accountId: AccountId,
-  device: z.strictObject({
-    id: DeviceId,
-    name: z.string().trim().min(1).max(MAX_DEVICE_NAME_LENGTH),
-    // The shared schema leaves room for other curves; storage takes Ed25519 only, so refuse others
-    // here rather than after the account row exists.
-    publicKey: PublicKey.refine(isEd25519Key, 'publicKey must be a 32-byte Ed25519 key'),
-  }),
-});
-
-function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).send({ error: { code, message } });
-}
-
 /**
- * POST /v1/accounts: a new account with its first device. Open to anyone, like signing up; the
- * device proves it holds the key only when it authenticates on the sync socket.
+ * POST /v1/accounts: a new account with its first device and its recovery key. Open to anyone,
+ * like signing up; the device proves it holds its key on every signed request and sync session.
  */
 // async because Fastify waits on a plugin's promise; a sync plugin would have to call done().
 // eslint-disable-next-line @typescript-eslint/require-await
 export async function accountRoutes(app: FastifyInstance, { storage, config }: AccountRoutesOptions): Promise<void> {
-  // Encapsulated by register(), so only these routes answer in the { error } shape; Fastify's own
-  // errors (bad JSON, body too large) would otherwise come back in its format.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) return sendError(reply, status, 'bad-request', error.message);
-    request.log.error({ err: error }, 'account registration failed');
-    return sendError(reply, 500, 'internal', 'internal error');
-  });
+  useApiPlumbing(app, { what: 'account registration', contentTypes: ['application/json'] });
 
-  app.post('/v1/accounts', async (request, reply) => {
-    const parsed = RegisterAccountBody.safeParse(request.body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue?.path.length ? `${issue.path.map(String).join('.')}: ` : '';
-      return sendError(reply, 400, 'invalid-body', `${where}${issue?.message ?? 'invalid body'}`);
+  app.post('/v1/accounts', { bodyLimit: jsonBodyLimit(config) }, async (request, reply) => {
+    const parsed = parseJsonBody(request, RegisterAccountBody);
+    if (!parsed.ok) return sendError(reply, 400, parsed.code, parsed.message);
+    const { accountId, device, recoveryPublicKey } = parsed.data;
+    const problem = newDeviceProblem(device);
+    if (problem) return sendError(reply, 400, 'invalid-body', problem);
+    // Recovery verifies Ed25519 signatures with it, so any other key would lock recovery out for good.
+    if (!isEd25519Key(recoveryPublicKey)) {
+      return sendError(reply, 400, 'invalid-body', 'recoveryPublicKey: recoveryPublicKey must be a 32-byte Ed25519 key');
     }
-    const { accountId, device } = parsed.data;
     const now = Date.now();
     try {
-      const account = await storage.createAccount({ id: accountId, createdAt: now, quotaBytes: config.limits.accountQuotaBytes });
+      const account = await storage.createAccount({
+        id: accountId,
+        createdAt: now,
+        quotaBytes: config.limits.accountQuotaBytes,
+        recoveryPublicKey: fromBase64Url(recoveryPublicKey),
+      });
       const stored = await storage.addDevice(accountId, {
         id: device.id,
         name: device.name,

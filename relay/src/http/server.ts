@@ -5,7 +5,12 @@ import type { RelayStorage } from '../storage/RelayStorage.ts';
 import { attachSyncSocket } from '../sync/syncSocket.ts';
 import type { SyncHub } from '../sync/syncSocket.ts';
 import { accountRoutes } from './accounts.ts';
+import { blobRoutes } from './blobs.ts';
+import { deviceAuth } from './deviceAuth.ts';
+import { deviceRoutes } from './devices.ts';
+import { inviteRoutes } from './invites.ts';
 import { PROMETHEUS_CONTENT_TYPE, RelayMetrics } from './metrics.ts';
+import { recoveryRoutes } from './recovery.ts';
 import { RELAY_VERSION } from './version.ts';
 
 export interface RelayServerOptions {
@@ -28,7 +33,10 @@ export interface RelayServer {
 
 const UNMATCHED_ROUTE = 'unmatched';
 
-/** The relay's HTTP server: health, metrics, account registration and the sync WebSocket. */
+/**
+ * The relay's HTTP server: health, metrics, the sync WebSocket and the API beside it (accounts,
+ * pairing, devices, recovery, blobs; shared/src/sync/relayApi.ts).
+ */
 export function createRelayServer({ storage, logger, config }: RelayServerOptions): RelayServer {
   const app = Fastify({ loggerInstance: logger, bodyLimit: config.limits.bodyLimitBytes });
   const metrics = new RelayMetrics();
@@ -46,7 +54,13 @@ export function createRelayServer({ storage, logger, config }: RelayServerOption
   });
 
   void app.register(accountRoutes, { storage, config });
+  void app.register(recoveryRoutes, { storage, config });
   const sync = attachSyncSocket(app, { storage, config, metrics });
+  // One instance for every route, so that a nonce used on one route is refused on all the others.
+  const auth = deviceAuth({ storage, config });
+  void app.register(inviteRoutes, { storage, config, auth });
+  void app.register(deviceRoutes, { storage, config, auth, sync });
+  void app.register(blobRoutes, { storage, config, auth });
 
   return {
     app,

@@ -14,12 +14,17 @@ export interface Account {
   readonly createdAt: number;
   readonly quotaBytes: number;
   readonly usedBytes: number;
+  /** The latest seq assigned in this account's log; 0 before the first chunk. */
+  readonly lastSeq: number;
+  /** Ed25519 key derived from the account key (crypto/accountIdentity.ts); enrols a device when all are lost. */
+  readonly recoveryPublicKey?: Uint8Array;
 }
 
 export interface NewAccount {
   readonly id: string;
   readonly createdAt: number;
   readonly quotaBytes: number;
+  readonly recoveryPublicKey?: Uint8Array;
 }
 
 export interface Device {
@@ -69,6 +74,8 @@ export interface ReadChunksQuery {
 
 export interface Snapshot {
   readonly docId: string;
+  /** The device that uploaded it; a new device is told where its document came from. */
+  readonly fromDevice: string;
   /** The account seq up to which this document's chunks are folded into the snapshot. */
   readonly coversSeq: number;
   readonly nonce: Uint8Array;
@@ -80,6 +87,12 @@ export interface PutSnapshotResult {
   readonly stored: boolean;
   /** Chunks dropped because the snapshot covers them. */
   readonly compactedChunks: number;
+}
+
+export interface ListSnapshotsQuery {
+  /** Only snapshots covering a greater seq than this are returned. */
+  readonly afterSeq: number;
+  readonly limit: number;
 }
 
 export interface Invite {
@@ -112,22 +125,34 @@ export interface RelayStorage {
   getDevice(accountId: string, deviceId: string): Promise<Device | undefined>;
   /** All the account's devices, revoked ones included, oldest first. */
   listDevices(accountId: string): Promise<Device[]>;
+  /** Renames the device (revoked or not); undefined if the account has no such device. */
+  renameDevice(accountId: string, deviceId: string, name: string): Promise<Device | undefined>;
   /** Marks the device revoked at `at` (first revocation wins); false if there is no such device. */
   revokeDevice(accountId: string, deviceId: string, at: number): Promise<boolean>;
   /** Appends to the document's log, or returns the original seq for a known clientChunkId. */
   appendChunk(accountId: string, docId: string, chunk: NewChunk): Promise<AppendResult>;
   /** Chunks after the cursor in seq order, across documents unless docId is given. */
   readChunks(accountId: string, query: ReadChunksQuery): Promise<StoredChunk[]>;
-  /** Stores the snapshot and drops the document's chunks with seq ≤ coversSeq, unless a newer one is stored. */
+  /**
+   * Stores the snapshot and drops the document's chunks with seq ≤ coversSeq, unless one covering as
+   * much or more is stored. coversSeq must be the seq of a stored chunk of that document
+   * (`invalid-argument` otherwise), so that a snapshot takes over a position no other item has.
+   */
   putSnapshot(
     accountId: string,
     docId: string,
     coversSeq: number,
     nonce: Uint8Array,
     ciphertext: Uint8Array,
+    fromDevice: string,
   ): Promise<PutSnapshotResult>;
   /** The document's latest snapshot, or undefined. */
   getSnapshot(accountId: string, docId: string): Promise<Snapshot | undefined>;
+  /**
+   * The account's snapshots with coversSeq above the cursor, in coversSeq order: a pull merges them
+   * with the chunks, so a device behind a compaction gets the snapshot in place of what it replaced.
+   */
+  listSnapshots(accountId: string, query: ListSnapshotsQuery): Promise<Snapshot[]>;
   /** Stores an encrypted blob; an id already stored is kept as is, since ids name their content. */
   putBlob(accountId: string, blobId: string, bytes: Uint8Array): Promise<void>;
   /** The blob's bytes, or undefined. */

@@ -9,6 +9,7 @@ import type {
   AppendResult,
   Device,
   Invite,
+  ListSnapshotsQuery,
   NewAccount,
   NewChunk,
   NewDevice,
@@ -21,7 +22,7 @@ import type {
 } from './RelayStorage.ts';
 import { prepareDatabase } from './sqliteSchema.ts';
 import { prepareStatements } from './sqliteStatements.ts';
-import type { AccountRow, ChunkRow, DeviceRow, Statements } from './sqliteStatements.ts';
+import type { AccountRow, ChunkRow, DeviceRow, SnapshotRow, Statements } from './sqliteStatements.ts';
 
 const ED25519_PUBLIC_KEY_BYTES = 32;
 
@@ -46,7 +47,8 @@ function settle<T>(work: () => T): Promise<T> {
 }
 
 function toAccount(row: AccountRow): Account {
-  return { id: row.id, createdAt: row.created_at, quotaBytes: row.quota_bytes, usedBytes: row.used_bytes };
+  const account = { id: row.id, createdAt: row.created_at, quotaBytes: row.quota_bytes, usedBytes: row.used_bytes, lastSeq: row.last_seq };
+  return row.recovery_public_key === null ? account : { ...account, recoveryPublicKey: toBytes(row.recovery_public_key) };
 }
 
 function toDevice(row: DeviceRow): Device {
@@ -58,6 +60,29 @@ function toDevice(row: DeviceRow): Device {
     createdAt: row.created_at,
   };
   return row.revoked_at === null ? device : { ...device, revokedAt: row.revoked_at };
+}
+
+function toSnapshot(row: SnapshotRow): Snapshot {
+  return {
+    docId: row.doc_id,
+    fromDevice: row.from_device,
+    coversSeq: row.covers_seq,
+    nonce: toBytes(row.nonce),
+    ciphertext: toBytes(row.ciphertext),
+  };
+}
+
+function assertEd25519PublicKey(key: Uint8Array, what: string): void {
+  if (!(key instanceof Uint8Array) || key.byteLength !== ED25519_PUBLIC_KEY_BYTES) {
+    throw new RelayStorageError('invalid-argument', `${what} must be a 32-byte Ed25519 key`);
+  }
+}
+
+function assertPageQuery(afterSeq: number, limit: number): void {
+  assertNonNegativeInteger(afterSeq, 'afterSeq');
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RelayStorageError('invalid-argument', 'limit must be a positive integer');
+  }
 }
 
 function toChunk(row: ChunkRow): StoredChunk {
@@ -104,11 +129,19 @@ export class SqliteRelayStorage implements RelayStorage {
       assertBase64UrlId(account.id, 'accountId');
       assertNonNegativeInteger(account.createdAt, 'createdAt');
       assertNonNegativeInteger(account.quotaBytes, 'quotaBytes');
-      const inserted = this.#sql.insertAccount.run(account.id, account.createdAt, account.quotaBytes);
+      const recoveryKey = account.recoveryPublicKey;
+      if (recoveryKey !== undefined) assertEd25519PublicKey(recoveryKey, 'recoveryPublicKey');
+      const inserted = this.#sql.insertAccount.run(
+        account.id,
+        account.createdAt,
+        account.quotaBytes,
+        recoveryKey === undefined ? null : toBuffer(recoveryKey),
+      );
       if (inserted.changes === 0) {
         throw new RelayStorageError('account-exists', `account ${account.id} already exists`);
       }
-      return { ...account, usedBytes: 0 };
+      // Read back rather than echoed, so the caller gets what getAccount will return and not its own buffer.
+      return toAccount(this.#requireAccount(account.id));
     });
   }
 
@@ -122,9 +155,7 @@ export class SqliteRelayStorage implements RelayStorage {
   addDevice(accountId: string, device: NewDevice): Promise<Device> {
     return settle(() => {
       assertNonNegativeInteger(device.createdAt, 'createdAt');
-      if (device.publicKey.byteLength !== ED25519_PUBLIC_KEY_BYTES) {
-        throw new RelayStorageError('invalid-argument', 'publicKey must be a 32-byte Ed25519 key');
-      }
+      assertEd25519PublicKey(device.publicKey, 'publicKey');
       this.#requireAccount(accountId);
       const inserted = this.#sql.insertDevice.run(
         accountId,
@@ -149,6 +180,13 @@ export class SqliteRelayStorage implements RelayStorage {
 
   listDevices(accountId: string): Promise<Device[]> {
     return settle(() => this.#sql.selectDevices.all(accountId).map(toDevice));
+  }
+
+  renameDevice(accountId: string, deviceId: string, name: string): Promise<Device | undefined> {
+    return settle(() => {
+      const row = this.#sql.renameDevice.get(name, accountId, deviceId);
+      return row && toDevice(row);
+    });
   }
 
   revokeDevice(accountId: string, deviceId: string, at: number): Promise<boolean> {
@@ -190,10 +228,7 @@ export class SqliteRelayStorage implements RelayStorage {
 
   readChunks(accountId: string, query: ReadChunksQuery): Promise<StoredChunk[]> {
     return settle(() => {
-      assertNonNegativeInteger(query.afterSeq, 'afterSeq');
-      if (!Number.isSafeInteger(query.limit) || query.limit < 1) {
-        throw new RelayStorageError('invalid-argument', 'limit must be a positive integer');
-      }
+      assertPageQuery(query.afterSeq, query.limit);
       const rows =
         query.docId === undefined
           ? this.#sql.selectChunks.all(accountId, query.afterSeq, query.limit)
@@ -208,9 +243,11 @@ export class SqliteRelayStorage implements RelayStorage {
     coversSeq: number,
     nonce: Uint8Array,
     ciphertext: Uint8Array,
+    fromDevice: string,
   ): Promise<PutSnapshotResult> {
     return settle(() =>
       this.#db.transaction((): PutSnapshotResult => {
+        assertBase64UrlId(fromDevice, 'fromDevice');
         const account = this.#requireAccount(accountId);
         assertNonNegativeInteger(coversSeq, 'coversSeq');
         // A snapshot claiming seqs not yet assigned would delete chunks appended after it.
@@ -218,12 +255,18 @@ export class SqliteRelayStorage implements RelayStorage {
           throw new RelayStorageError('invalid-argument', `coversSeq ${coversSeq} is past the last seq ${account.last_seq}`);
         }
         const previous = this.#sql.selectSnapshot.get(accountId, docId);
-        // An older snapshot arriving late must not replace one whose chunks are already gone.
-        if (previous && previous.covers_seq > coversSeq) return { stored: false, compactedChunks: 0 };
+        // An older snapshot arriving late must not replace one whose chunks are already gone; the
+        // same one again (a retry after a lost ack) is already done.
+        if (previous && previous.covers_seq >= coversSeq) return { stored: false, compactedChunks: 0 };
+        // A snapshot takes the place of one of its own document's chunks, so every item a pull
+        // returns has its own seq and a cursor between two of them never skips one.
+        if (!this.#sql.selectChunkAt.get(accountId, docId, coversSeq)) {
+          throw new RelayStorageError('invalid-argument', `coversSeq ${coversSeq} is not the seq of a chunk of this document`);
+        }
         const covered = this.#sql.sumCoveredChunks.get(accountId, docId, coversSeq) ?? { count: 0, size: 0 };
         const size = nonce.byteLength + ciphertext.byteLength;
         assertWithinQuota(account, account.used_bytes - covered.size - (previous?.size ?? 0) + size);
-        this.#sql.upsertSnapshot.run(accountId, docId, coversSeq, toBuffer(nonce), toBuffer(ciphertext), size);
+        this.#sql.upsertSnapshot.run(accountId, docId, coversSeq, toBuffer(nonce), toBuffer(ciphertext), size, fromDevice);
         this.#sql.deleteCoveredChunks.run(accountId, docId, coversSeq);
         this.#sql.adjustUsage.run(size - covered.size - (previous?.size ?? 0), size, accountId);
         return { stored: true, compactedChunks: covered.count };
@@ -234,8 +277,14 @@ export class SqliteRelayStorage implements RelayStorage {
   getSnapshot(accountId: string, docId: string): Promise<Snapshot | undefined> {
     return settle(() => {
       const row = this.#sql.selectSnapshot.get(accountId, docId);
-      if (!row) return undefined;
-      return { docId: row.doc_id, coversSeq: row.covers_seq, nonce: toBytes(row.nonce), ciphertext: toBytes(row.ciphertext) };
+      return row && toSnapshot(row);
+    });
+  }
+
+  listSnapshots(accountId: string, query: ListSnapshotsQuery): Promise<Snapshot[]> {
+    return settle(() => {
+      assertPageQuery(query.afterSeq, query.limit);
+      return this.#sql.selectSnapshots.all(accountId, query.afterSeq, query.limit).map(toSnapshot);
     });
   }
 

@@ -53,11 +53,28 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
 
     describe('accounts', () => {
       it('creates an account with nothing used and refuses a second one with the same id', async () => {
-        expect(await storage.getAccount(A)).toEqual({ id: A, createdAt: T0, quotaBytes: QUOTA, usedBytes: 0 });
+        expect(await storage.getAccount(A)).toEqual({ id: A, createdAt: T0, quotaBytes: QUOTA, usedBytes: 0, lastSeq: 0 });
         await expect(storage.createAccount({ id: A, createdAt: T0, quotaBytes: 1 })).rejects.toMatchObject({
           code: 'account-exists',
         });
         expect(await storage.getAccount('nobody')).toBeUndefined();
+      });
+
+      it('keeps the recovery public key given at creation, and has none when none was given', async () => {
+        const created = await storage.createAccount({ id: 'recoverable', createdAt: T0, quotaBytes: QUOTA, recoveryPublicKey: publicKey(9) });
+        const expected = { id: 'recoverable', createdAt: T0, quotaBytes: QUOTA, usedBytes: 0, lastSeq: 0, recoveryPublicKey: publicKey(9) };
+        expect(created).toEqual(expected);
+        expect(await storage.getAccount('recoverable')).toEqual(expected);
+        expect(await storage.getAccount(A)).not.toHaveProperty('recoveryPublicKey');
+      });
+
+      it('refuses a recovery public key that is not 32 bytes, creating nothing', async () => {
+        for (const key of [new Uint8Array(31), new Uint8Array(33), new Uint8Array(0)]) {
+          await expect(
+            storage.createAccount({ id: 'badkey', createdAt: T0, quotaBytes: QUOTA, recoveryPublicKey: key }),
+          ).rejects.toMatchObject({ code: 'invalid-argument' });
+        }
+        expect(await storage.getAccount('badkey')).toBeUndefined();
       });
 
       it('refuses account ids that are not base64url, since they name directories', async () => {
@@ -85,6 +102,20 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
           ['d2', T0 + 10],
         ]);
         expect(await storage.revokeDevice(A, 'nope', T0)).toBe(false);
+      });
+
+      it('renames a device, revoked or not, and answers undefined for an unknown one', async () => {
+        await storage.addDevice(A, { id: 'd1', name: 'laptop', publicKey: publicKey(1), createdAt: T0 });
+        await storage.addDevice(A, { id: 'd2', name: 'phone', publicKey: publicKey(2), createdAt: T0 + 5 });
+        const renamed = await storage.renameDevice(A, 'd1', 'work laptop');
+        expect(renamed).toEqual({ id: 'd1', accountId: A, name: 'work laptop', publicKey: publicKey(1), createdAt: T0 });
+        expect(await storage.getDevice(A, 'd1')).toEqual(renamed);
+
+        await storage.revokeDevice(A, 'd2', T0 + 10);
+        expect(await storage.renameDevice(A, 'd2', 'lost phone')).toMatchObject({ name: 'lost phone', revokedAt: T0 + 10 });
+        expect((await storage.listDevices(A)).map((d) => d.name)).toEqual(['work laptop', 'lost phone']);
+        expect(await storage.renameDevice(A, 'nope', 'x')).toBeUndefined();
+        expect(await storage.getDevice(A, 'nope')).toBeUndefined();
       });
 
       it('refuses a duplicate device, a malformed key and an unknown account', async () => {
@@ -167,35 +198,117 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
         const before = (await storage.getAccount(A))?.usedBytes ?? 0;
 
         const snap = { nonce: bytes('s'.repeat(24)), ciphertext: bytes('snapshot-1') };
-        expect(await storage.putSnapshot(A, 'doc-1', 3, snap.nonce, snap.ciphertext)).toEqual({
+        expect(await storage.putSnapshot(A, 'doc-1', 3, snap.nonce, snap.ciphertext, 'dev-1')).toEqual({
           stored: true,
           compactedChunks: 2,
         });
-        expect(await storage.getSnapshot(A, 'doc-1')).toEqual({ docId: 'doc-1', coversSeq: 3, ...snap });
+        expect(await storage.getSnapshot(A, 'doc-1')).toEqual({ docId: 'doc-1', fromDevice: 'dev-1', coversSeq: 3, ...snap });
         expect((await storage.readChunks(A, { afterSeq: 0, limit: 10 })).map((c) => c.seq)).toEqual([2, 4]);
         const snapSize = snap.nonce.byteLength + snap.ciphertext.byteLength;
         expect((await storage.getAccount(A))?.usedBytes).toBe(before - 2 * sizeOf(chunk('a1')) + snapSize);
         expect(await storage.getSnapshot(A, 'doc-2')).toBeUndefined();
       });
 
+      it("takes only a seq of one of the document's own chunks, and a retry of the same snapshot changes nothing", async () => {
+        await storage.appendChunk(A, 'doc-1', chunk('a1')); // 1
+        await storage.appendChunk(A, 'doc-2', chunk('a2')); // 2
+        await storage.appendChunk(A, 'doc-1', chunk('a3')); // 3
+        // Seq 2 is doc-2's: a doc-1 snapshot there would share its position in a pull.
+        await expect(storage.putSnapshot(A, 'doc-1', 2, bytes('n'), bytes('snap'), 'dev-1')).rejects.toMatchObject({ code: 'invalid-argument' });
+        expect(await storage.putSnapshot(A, 'doc-1', 3, bytes('n'), bytes('snap'), 'dev-1')).toEqual({ stored: true, compactedChunks: 2 });
+        const used = (await storage.getAccount(A))?.usedBytes;
+        expect(await storage.putSnapshot(A, 'doc-1', 3, bytes('n'), bytes('snap'), 'dev-1')).toEqual({ stored: false, compactedChunks: 0 });
+        expect((await storage.getAccount(A))?.usedBytes).toBe(used);
+      });
+
       it('replaces an older snapshot, keeps a newer one and refuses seqs not yet assigned', async () => {
         for (let i = 1; i <= 4; i++) await storage.appendChunk(A, 'doc-1', chunk(`a${i}`));
-        await storage.putSnapshot(A, 'doc-1', 2, bytes('n1'), bytes('first'));
-        await storage.putSnapshot(A, 'doc-1', 4, bytes('n2'), bytes('second'));
-        expect(await storage.putSnapshot(A, 'doc-1', 3, bytes('n3'), bytes('stale'))).toEqual({
+        await storage.putSnapshot(A, 'doc-1', 2, bytes('n1'), bytes('first'), 'dev-1');
+        await storage.putSnapshot(A, 'doc-1', 4, bytes('n2'), bytes('second'), 'dev-1');
+        expect(await storage.putSnapshot(A, 'doc-1', 3, bytes('n3'), bytes('stale'), 'dev-1')).toEqual({
           stored: false,
           compactedChunks: 0,
         });
         expect((await storage.getSnapshot(A, 'doc-1'))?.ciphertext).toEqual(bytes('second'));
         expect((await storage.getAccount(A))?.usedBytes).toBe(bytes('n2second').byteLength);
-        await expect(storage.putSnapshot(A, 'doc-1', 5, bytes('n'), bytes('future'))).rejects.toMatchObject({
+        await expect(storage.putSnapshot(A, 'doc-1', 5, bytes('n'), bytes('future'), 'dev-1')).rejects.toMatchObject({
+          code: 'invalid-argument',
+        });
+      });
+
+      it('records which device uploaded the snapshot, and the latest uploader when replaced', async () => {
+        for (let i = 1; i <= 2; i++) await storage.appendChunk(A, 'doc-1', chunk(`a${i}`));
+        await storage.putSnapshot(A, 'doc-1', 1, bytes('n1'), bytes('first'), 'laptop');
+        expect((await storage.getSnapshot(A, 'doc-1'))?.fromDevice).toBe('laptop');
+        await storage.putSnapshot(A, 'doc-1', 2, bytes('n2'), bytes('second'), 'phone');
+        expect(await storage.getSnapshot(A, 'doc-1')).toEqual({
+          docId: 'doc-1',
+          fromDevice: 'phone',
+          coversSeq: 2,
+          nonce: bytes('n2'),
+          ciphertext: bytes('second'),
+        });
+        // A stale snapshot is not stored, so it does not take over the uploader either.
+        await storage.putSnapshot(A, 'doc-1', 1, bytes('n3'), bytes('stale'), 'tablet');
+        expect((await storage.getSnapshot(A, 'doc-1'))?.fromDevice).toBe('phone');
+      });
+
+      it('refuses a snapshot whose fromDevice is not an id, storing nothing', async () => {
+        await storage.appendChunk(A, 'doc-1', chunk('a1'));
+        for (const fromDevice of ['', '../x', 'a b', 'x'.repeat(129)]) {
+          await expect(storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('snap'), fromDevice)).rejects.toMatchObject({
+            code: 'invalid-id',
+          });
+        }
+        expect(await storage.getSnapshot(A, 'doc-1')).toBeUndefined();
+        expect(await storage.readChunks(A, { afterSeq: 0, limit: 10 })).toHaveLength(1);
+      });
+
+      it('lists the account snapshots covering more than the cursor, by coversSeq, a page at a time', async () => {
+        // seqs 1..6 over three documents; doc-b's snapshot is the lowest although it was stored last.
+        for (const [i, doc] of ['doc-a', 'doc-b', 'doc-c', 'doc-a', 'doc-c', 'doc-b'].entries()) {
+          await storage.appendChunk(A, doc, chunk(`c${i + 1}`));
+        }
+        await storage.putSnapshot(A, 'doc-c', 5, bytes('nc'), bytes('snap-c'), 'dev-1');
+        await storage.putSnapshot(A, 'doc-a', 4, bytes('na'), bytes('snap-a'), 'dev-2');
+        await storage.putSnapshot(A, 'doc-b', 2, bytes('nb'), bytes('snap-b'), 'dev-1');
+
+        const all = await storage.listSnapshots(A, { afterSeq: 0, limit: 10 });
+        expect(all.map((s) => [s.docId, s.coversSeq, s.fromDevice])).toEqual([
+          ['doc-b', 2, 'dev-1'],
+          ['doc-a', 4, 'dev-2'],
+          ['doc-c', 5, 'dev-1'],
+        ]);
+        expect(all[1]).toEqual(await storage.getSnapshot(A, 'doc-a'));
+        expect((await storage.listSnapshots(A, { afterSeq: 0, limit: 2 })).map((s) => s.coversSeq)).toEqual([2, 4]);
+        expect((await storage.listSnapshots(A, { afterSeq: 2, limit: 2 })).map((s) => s.coversSeq)).toEqual([4, 5]);
+        expect((await storage.listSnapshots(A, { afterSeq: 4, limit: 10 })).map((s) => s.coversSeq)).toEqual([5]);
+        expect(await storage.listSnapshots(A, { afterSeq: 5, limit: 10 })).toEqual([]);
+
+        // A replacement moves the document's snapshot to where its new coversSeq puts it.
+        await storage.putSnapshot(A, 'doc-b', 6, bytes('nb'), bytes('snap-b2'), 'dev-1');
+        expect((await storage.listSnapshots(A, { afterSeq: 0, limit: 10 })).map((s) => [s.docId, s.coversSeq])).toEqual([
+          ['doc-a', 4],
+          ['doc-c', 5],
+          ['doc-b', 6],
+        ]);
+      });
+
+      it('lists nothing for an account without snapshots and refuses a malformed query', async () => {
+        expect(await storage.listSnapshots(A, { afterSeq: 0, limit: 10 })).toEqual([]);
+        expect(await storage.listSnapshots('nobody', { afterSeq: 0, limit: 10 })).toEqual([]);
+        await expect(storage.listSnapshots(A, { afterSeq: 0, limit: 0 })).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(storage.listSnapshots(A, { afterSeq: -1, limit: 1 })).rejects.toMatchObject({
+          code: 'invalid-argument',
+        });
+        await expect(storage.listSnapshots(A, { afterSeq: 0.5, limit: 1 })).rejects.toMatchObject({
           code: 'invalid-argument',
         });
       });
 
       it('still recognises a retried chunk after compaction dropped it', async () => {
         await storage.appendChunk(A, 'doc-1', chunk('a1'));
-        await storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('snap'));
+        await storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('snap'), 'dev-1');
         expect(await storage.appendChunk(A, 'doc-1', chunk('a1'))).toEqual({ seq: 1, duplicate: true });
         expect(await storage.readChunks(A, { afterSeq: 0, limit: 10 })).toEqual([]);
       });
@@ -228,7 +341,7 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
       it("never returns another account's chunks, snapshots, blobs or devices, even given their ids", async () => {
         await storage.addDevice(A, { id: 'd1', name: 'laptop', publicKey: publicKey(1), createdAt: T0 });
         await storage.appendChunk(A, 'shared-doc', chunk('a1'));
-        await storage.putSnapshot(A, 'shared-doc', 1, bytes('n'), bytes('snap'));
+        await storage.putSnapshot(A, 'shared-doc', 1, bytes('n'), bytes('snap'), 'dev-1');
         await storage.appendChunk(A, 'shared-doc', chunk('a2'));
         await storage.putBlob(A, 'blob1', bytes('blob'));
 
@@ -241,12 +354,22 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
         expect(await storage.listDevices(B)).toEqual([]);
         expect(await storage.revokeDevice(B, 'd1', T0)).toBe(false);
         expect((await storage.getDevice(A, 'd1'))?.revokedAt).toBeUndefined();
+        expect(await storage.renameDevice(B, 'd1', 'stolen')).toBeUndefined();
+        expect((await storage.getDevice(A, 'd1'))?.name).toBe('laptop');
+        expect(await storage.listSnapshots(B, { afterSeq: 0, limit: 10 })).toEqual([]);
         expect((await storage.getAccount(B))?.usedBytes).toBe(0);
 
         // B's own writes under the same ids stay B's and leave A's untouched.
         await storage.putBlob(B, 'blob1', bytes('other'));
         expect(await storage.getBlob(A, 'blob1')).toEqual(bytes('blob'));
         expect(await storage.getBlob(B, 'blob1')).toEqual(bytes('other'));
+        await storage.addDevice(B, { id: 'd1', name: 'tablet', publicKey: publicKey(2), createdAt: T0 });
+        await storage.renameDevice(B, 'd1', 'renamed by B');
+        expect((await storage.getDevice(A, 'd1'))?.name).toBe('laptop');
+        await storage.appendChunk(B, 'shared-doc', chunk('b1'));
+        await storage.putSnapshot(B, 'shared-doc', 1, bytes('n'), bytes('b-snap'), 'd1');
+        expect((await storage.listSnapshots(A, { afterSeq: 0, limit: 10 })).map((s) => s.ciphertext)).toEqual([bytes('snap')]);
+        expect((await storage.listSnapshots(B, { afterSeq: 0, limit: 10 })).map((s) => s.ciphertext)).toEqual([bytes('b-snap')]);
       });
     });
 
@@ -281,14 +404,16 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
       it('refuses a snapshot that grows usage past the quota but allows one that shrinks it', async () => {
         await storage.createAccount({ id: 'small', createdAt: T0, quotaBytes: 100 });
         await storage.appendChunk('small', 'doc-1', chunk('c1', 'x'.repeat(26))); // 50 bytes
+        await storage.appendChunk('small', 'doc-2', chunk('c2', 'y')); // 25 bytes
+        // Replacing doc-2's 25 bytes with 61 would make 111.
         await expect(
-          storage.putSnapshot('small', 'doc-2', 1, bytes('n'), new Uint8Array(60)),
+          storage.putSnapshot('small', 'doc-2', 2, bytes('n'), new Uint8Array(60), 'dev-1'),
         ).rejects.toBeInstanceOf(QuotaExceededError);
         expect(await storage.getSnapshot('small', 'doc-2')).toBeUndefined();
-        await expectNothingWritten('small', 50);
-        // Folding doc-1's 50 bytes into a 60-byte snapshot nets 60, under the quota.
-        await storage.putSnapshot('small', 'doc-1', 1, new Uint8Array(10), new Uint8Array(50));
-        expect((await storage.getAccount('small'))?.usedBytes).toBe(60);
+        await expectNothingWritten('small', 75);
+        // Folding doc-1's 50 bytes into a 60-byte snapshot nets 85, under the quota.
+        await storage.putSnapshot('small', 'doc-1', 1, new Uint8Array(10), new Uint8Array(50), 'dev-1');
+        expect((await storage.getAccount('small'))?.usedBytes).toBe(85);
       });
     });
 
@@ -325,7 +450,7 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
         await storage.appendChunk(A, 'doc-1', chunk('a1'));
         await storage.appendChunk(A, 'doc-1', chunk('a1'));
         await storage.appendChunk(B, 'doc-1', chunk('b1'));
-        await storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('s'));
+        await storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('s'), 'dev-1');
         await storage.putBlob(B, 'blob', bytes('1234'));
         expect(await storage.stats()).toEqual({
           accounts: 2,
@@ -339,11 +464,13 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
 
     describe('durability', () => {
       it('keeps everything across a reopen and carries on numbering', async () => {
+        await storage.createAccount({ id: 'recoverable', createdAt: T0, quotaBytes: QUOTA, recoveryPublicKey: publicKey(9) });
         await storage.addDevice(A, { id: 'd1', name: 'laptop', publicKey: publicKey(1), createdAt: T0 });
+        await storage.renameDevice(A, 'd1', 'old laptop');
         await storage.revokeDevice(A, 'd1', T0 + 1);
         await storage.appendChunk(A, 'doc-1', chunk('a1'));
         await storage.appendChunk(A, 'doc-1', chunk('a2'));
-        await storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('snap'));
+        await storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('snap'), 'dev-1');
         await storage.putBlob(A, 'blob1', bytes('blob'));
         await storage.putInvite('inv-1', A, bytes('w'), T0 + 1000);
         const account = await storage.getAccount(A);
@@ -351,9 +478,13 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
         storage = await fixture.reopen();
 
         expect(await storage.getAccount(A)).toEqual(account);
-        expect((await storage.getDevice(A, 'd1'))?.revokedAt).toBe(T0 + 1);
+        expect((await storage.getAccount('recoverable'))?.recoveryPublicKey).toEqual(publicKey(9));
+        expect(await storage.getDevice(A, 'd1')).toMatchObject({ name: 'old laptop', revokedAt: T0 + 1 });
         expect((await storage.readChunks(A, { afterSeq: 0, limit: 10 })).map((c) => c.clientChunkId)).toEqual(['a2']);
         expect((await storage.getSnapshot(A, 'doc-1'))?.ciphertext).toEqual(bytes('snap'));
+        expect((await storage.listSnapshots(A, { afterSeq: 0, limit: 10 })).map((s) => [s.coversSeq, s.fromDevice])).toEqual([
+          [1, 'dev-1'],
+        ]);
         expect(await storage.getBlob(A, 'blob1')).toEqual(bytes('blob'));
         expect(await storage.appendChunk(A, 'doc-1', chunk('a1'))).toEqual({ seq: 1, duplicate: true });
         expect(await storage.appendChunk(A, 'doc-1', chunk('a3'))).toEqual({ seq: 3, duplicate: false });

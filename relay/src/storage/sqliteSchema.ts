@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 // Sizes are stored beside payloads so that quota bookkeeping never has to re-read ciphertext.
-const SCHEMA_V1 = `
+const SCHEMA_V2 = `
 CREATE TABLE accounts (
   id TEXT PRIMARY KEY,
   created_at INTEGER NOT NULL,
@@ -11,7 +11,8 @@ CREATE TABLE accounts (
   used_bytes INTEGER NOT NULL DEFAULT 0,
   last_seq INTEGER NOT NULL DEFAULT 0,
   duplicate_chunks INTEGER NOT NULL DEFAULT 0,
-  bytes_written INTEGER NOT NULL DEFAULT 0
+  bytes_written INTEGER NOT NULL DEFAULT 0,
+  recovery_public_key BLOB
 ) STRICT;
 
 CREATE TABLE devices (
@@ -53,8 +54,11 @@ CREATE TABLE snapshots (
   nonce BLOB NOT NULL,
   ciphertext BLOB NOT NULL,
   size INTEGER NOT NULL,
+  from_device TEXT NOT NULL,
   PRIMARY KEY (account_id, doc_id)
 ) STRICT;
+-- A pull reads the account's snapshots past its cursor, merged with the chunk log.
+CREATE INDEX snapshots_by_seq ON snapshots (account_id, covers_seq, doc_id);
 
 CREATE TABLE blobs (
   account_id TEXT NOT NULL REFERENCES accounts(id),
@@ -72,6 +76,18 @@ CREATE TABLE invites (
 CREATE INDEX invites_by_expiry ON invites (expires_at);
 `;
 
+/**
+ * Stands in for the uploader of snapshots stored before version 2 recorded it. It must pass as a
+ * DeviceId, because every snapshot now travels in pulls and an empty id would fail the client's decoder.
+ */
+export const UNKNOWN_SNAPSHOT_DEVICE = 'unknown';
+
+const MIGRATE_V1_TO_V2 = `
+ALTER TABLE accounts ADD COLUMN recovery_public_key BLOB;
+ALTER TABLE snapshots ADD COLUMN from_device TEXT NOT NULL DEFAULT '${UNKNOWN_SNAPSHOT_DEVICE}';
+CREATE INDEX snapshots_by_seq ON snapshots (account_id, covers_seq, doc_id);
+`;
+
 /** Sets the durability pragmas and creates or checks the schema. */
 export function prepareDatabase(db: Database.Database): void {
   db.pragma('journal_mode = WAL');
@@ -80,13 +96,15 @@ export function prepareDatabase(db: Database.Database): void {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version === SCHEMA_VERSION) return;
-  if (version !== 0) {
-    throw new Error(`relay database has schema version ${version}; this relay knows ${SCHEMA_VERSION}`);
-  }
+  const readVersion = () => db.pragma('user_version', { simple: true }) as number;
+  if (readVersion() === SCHEMA_VERSION) return;
   db.transaction(() => {
-    db.exec(SCHEMA_V1);
+    // Read again under the write lock, so two processes opening one old file cannot both migrate it.
+    const version = readVersion();
+    if (version === SCHEMA_VERSION) return;
+    if (version === 0) db.exec(SCHEMA_V2);
+    else if (version === 1) db.exec(MIGRATE_V1_TO_V2);
+    else throw new Error(`relay database has schema version ${version}; this relay knows ${SCHEMA_VERSION}`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  })();
+  }).immediate();
 }

@@ -6,6 +6,7 @@ export interface AccountRow {
   quota_bytes: number;
   used_bytes: number;
   last_seq: number;
+  recovery_public_key: Buffer | null;
 }
 
 export interface DeviceRow {
@@ -28,6 +29,7 @@ export interface ChunkRow {
 
 export interface SnapshotRow {
   doc_id: string;
+  from_device: string;
   covers_seq: number;
   nonce: Buffer;
   ciphertext: Buffer;
@@ -50,11 +52,12 @@ export interface StatsRow {
 }
 
 export interface Statements {
-  insertAccount: Database.Statement<[string, number, number]>;
+  insertAccount: Database.Statement<[string, number, number, Buffer | null]>;
   selectAccount: Database.Statement<[string], AccountRow>;
   insertDevice: Database.Statement<[string, string, string, Buffer, number]>;
   selectDevice: Database.Statement<[string, string], DeviceRow>;
   selectDevices: Database.Statement<[string], DeviceRow>;
+  renameDevice: Database.Statement<[string, string, string], DeviceRow>;
   revokeDevice: Database.Statement<[number, string, string]>;
   selectChunkId: Database.Statement<[string, string], { seq: number }>;
   countDuplicate: Database.Statement<[string]>;
@@ -65,8 +68,10 @@ export interface Statements {
   selectChunks: Database.Statement<[string, number, number], ChunkRow>;
   selectDocChunks: Database.Statement<[string, string, number, number], ChunkRow>;
   selectSnapshot: Database.Statement<[string, string], SnapshotRow>;
+  selectChunkAt: Database.Statement<[string, string, number], { one: number }>;
   sumCoveredChunks: Database.Statement<[string, string, number], { count: number; size: number }>;
-  upsertSnapshot: Database.Statement<[string, string, number, Buffer, Buffer, number]>;
+  selectSnapshots: Database.Statement<[string, number, number], SnapshotRow>;
+  upsertSnapshot: Database.Statement<[string, string, number, Buffer, Buffer, number, string]>;
   deleteCoveredChunks: Database.Statement<[string, string, number]>;
   selectBlob: Database.Statement<[string, string], { size: number }>;
   insertBlob: Database.Statement<[string, string, number]>;
@@ -80,11 +85,11 @@ export interface Statements {
 /** Every statement the SQLite relay storage runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database): Statements {
   return {
-    insertAccount: db.prepare<[string, number, number]>(
-      'INSERT INTO accounts (id, created_at, quota_bytes) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    insertAccount: db.prepare<[string, number, number, Buffer | null]>(
+      'INSERT INTO accounts (id, created_at, quota_bytes, recovery_public_key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     selectAccount: db.prepare<[string], AccountRow>(
-      'SELECT id, created_at, quota_bytes, used_bytes, last_seq FROM accounts WHERE id = ?',
+      'SELECT id, created_at, quota_bytes, used_bytes, last_seq, recovery_public_key FROM accounts WHERE id = ?',
     ),
     insertDevice: db.prepare<[string, string, string, Buffer, number]>(
       'INSERT INTO devices (account_id, id, name, public_key, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -92,6 +97,9 @@ export function prepareStatements(db: Database.Database): Statements {
     selectDevice: db.prepare<[string, string], DeviceRow>('SELECT * FROM devices WHERE account_id = ? AND id = ?'),
     selectDevices: db.prepare<[string], DeviceRow>(
       'SELECT * FROM devices WHERE account_id = ? ORDER BY created_at, rowid',
+    ),
+    renameDevice: db.prepare<[string, string, string], DeviceRow>(
+      'UPDATE devices SET name = ? WHERE account_id = ? AND id = ? RETURNING *',
     ),
     revokeDevice: db.prepare<[number, string, string]>(
       'UPDATE devices SET revoked_at = ? WHERE account_id = ? AND id = ? AND revoked_at IS NULL',
@@ -123,17 +131,27 @@ export function prepareStatements(db: Database.Database): Statements {
       `SELECT seq, doc_id, client_chunk_id, from_device, nonce, ciphertext FROM chunks
        WHERE account_id = ? AND doc_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
+    selectChunkAt: db.prepare<[string, string, number], { one: number }>(
+      'SELECT 1 AS one FROM chunks WHERE account_id = ? AND doc_id = ? AND seq = ?',
+    ),
     selectSnapshot: db.prepare<[string, string], SnapshotRow>(
-      'SELECT doc_id, covers_seq, nonce, ciphertext, size FROM snapshots WHERE account_id = ? AND doc_id = ?',
+      'SELECT doc_id, from_device, covers_seq, nonce, ciphertext, size FROM snapshots WHERE account_id = ? AND doc_id = ?',
+    ),
+    // doc_id breaks ties so that pages of snapshots covering one seq come back in the same order.
+    selectSnapshots: db.prepare<[string, number, number], SnapshotRow>(
+      `SELECT doc_id, from_device, covers_seq, nonce, ciphertext, size FROM snapshots
+       WHERE account_id = ? AND covers_seq > ? ORDER BY covers_seq, doc_id LIMIT ?`,
     ),
     sumCoveredChunks: db.prepare<[string, string, number], { count: number; size: number }>(
       `SELECT count(*) AS count, coalesce(sum(size), 0) AS size FROM chunks
        WHERE account_id = ? AND doc_id = ? AND seq <= ?`,
     ),
-    upsertSnapshot: db.prepare<[string, string, number, Buffer, Buffer, number]>(
-      `INSERT INTO snapshots (account_id, doc_id, covers_seq, nonce, ciphertext, size) VALUES (?, ?, ?, ?, ?, ?)
+    upsertSnapshot: db.prepare<[string, string, number, Buffer, Buffer, number, string]>(
+      `INSERT INTO snapshots (account_id, doc_id, covers_seq, nonce, ciphertext, size, from_device)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (account_id, doc_id) DO UPDATE SET
-         covers_seq = excluded.covers_seq, nonce = excluded.nonce, ciphertext = excluded.ciphertext, size = excluded.size`,
+         covers_seq = excluded.covers_seq, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+         size = excluded.size, from_device = excluded.from_device`,
     ),
     deleteCoveredChunks: db.prepare<[string, string, number]>(
       'DELETE FROM chunks WHERE account_id = ? AND doc_id = ? AND seq <= ?',

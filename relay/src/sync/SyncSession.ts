@@ -225,7 +225,9 @@ export class SyncSession {
     // One batch per pull: the client asks for the next with the returned cursor when it is ready,
     // so a slow device is never sent more than it requested.
     const batch = await readPullBatch(this.#ctx.storage, this.#accountId, frame);
-    this.#send({ v: PROTOCOL_VERSION, type: 'chunks', rid: frame.rid, ...batch } as ServerFrame);
+    // Read after the batch, so head ≥ cursor: a device can show a first sync as a fraction.
+    const head = (await this.#ctx.storage.getAccount(this.#accountId))?.lastSeq ?? batch.cursor;
+    this.#send({ v: PROTOCOL_VERSION, type: 'chunks', rid: frame.rid, ...batch, head } as ServerFrame);
   }
 
   async #snapshot(frame: ClientFrameOf<'snapshot'>): Promise<void> {
@@ -236,6 +238,7 @@ export class SyncSession {
       frame.coversSeq,
       fromBase64Url(frame.snapshot.nonce),
       fromBase64Url(frame.snapshot.ciphertext),
+      this.#deviceId,
     );
     this.#send({ v: PROTOCOL_VERSION, type: 'snapshotAck', rid: frame.rid, docId: frame.docId, coversSeq: frame.coversSeq });
   }

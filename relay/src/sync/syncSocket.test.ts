@@ -57,6 +57,7 @@ describe('sync socket', () => {
       body: JSON.stringify({
         accountId,
         device: { id: deviceId, name: 'laptop', publicKey: typeof publicKey === 'string' ? publicKey : toBase64Url(publicKey) },
+        recoveryPublicKey: toBase64Url(newDeviceKeyPair().publicKey),
       }),
     });
   }
@@ -157,6 +158,101 @@ describe('sync socket', () => {
     const odd = await a2.expect('chunks');
     expect(odd.items.map((item) => item.seq)).toEqual(seqs.filter((_, i) => i % 2));
     expect(odd.more).toBe(false);
+  });
+
+  it('pulls a snapshot at its coversSeq in place of the chunks it compacted', async () => {
+    const a1 = await device('acctA', 'a1', keys.a1);
+    const yBody = chunk();
+    for (const [rid, docId, seq, body] of [
+      ['x1', 'docX', 1, chunk()],
+      ['x2', 'docX', 2, chunk()],
+      ['x3', 'docX', 3, chunk()],
+      ['y1', 'docY', 4, yBody],
+    ] as const) {
+      a1.send(push(rid, docId, rid, body));
+      expect(await a1.expect('ack')).toMatchObject({ rid, seq });
+    }
+    const snapshot = chunk();
+    a1.send({ v, type: 'snapshot', rid: 's1', docId: 'docX', coversSeq: 3, snapshot });
+    expect(await a1.expect('snapshotAck')).toMatchObject({ rid: 's1', docId: 'docX', coversSeq: 3 });
+
+    const a2 = await device('acctA', 'a2', keys.a2);
+    async function pull(cursor: number, docId?: string) {
+      a2.send({ v, type: 'pull', rid: `from${cursor}`, cursor, limit: 500, ...(docId === undefined ? {} : { docId }) });
+      const batch = await a2.expect('chunks');
+      return { items: batch.items, cursor: batch.cursor, more: batch.more };
+    }
+    const snapshotItem = { docId: 'docX', seq: 3, fromDevice: 'a1', snapshot: true, ...snapshot };
+    const yItem = { docId: 'docY', seq: 4, fromDevice: 'a1', ...yBody };
+    expect(await pull(0)).toEqual({ items: [snapshotItem, yItem], cursor: 4, more: false });
+    // A device that saw seq 1 has not seen what the snapshot folded in after it.
+    expect(await pull(1)).toEqual({ items: [snapshotItem, yItem], cursor: 4, more: false });
+    expect(await pull(3)).toEqual({ items: [yItem], cursor: 4, more: false });
+
+    expect(await pull(0, 'docX')).toEqual({ items: [snapshotItem], cursor: 3, more: false });
+    expect(await pull(3, 'docX')).toEqual({ items: [], cursor: 3, more: false });
+  });
+
+  it("refuses a snapshot at another document's seq, so every item of a pull has its own position", async () => {
+    const a1 = await device('acctA', 'a1', keys.a1);
+    for (const [rid, docId] of [['r1', 'docX'], ['r2', 'docZ'], ['r3', 'docY']] as const) {
+      a1.send(push(rid, docId, rid));
+      await a1.expect('ack');
+    }
+    a1.send({ v, type: 'snapshot', rid: 's1', docId: 'docX', coversSeq: 3, snapshot: chunk() });
+    const refused = await a1.expect('error');
+    expect(refused).toMatchObject({ rid: 's1', code: 'BAD_FRAME' });
+    expect(refused.message).toMatch(/not the seq of a chunk of this document/);
+
+    a1.send({ v, type: 'snapshot', rid: 's2', docId: 'docX', coversSeq: 1, snapshot: chunk() });
+    await a1.expect('snapshotAck');
+    const a2 = await device('acctA', 'a2', keys.a2);
+    const seen: [string, number, boolean][] = [];
+    let cursor = 0;
+    for (let page = 0; ; page++) {
+      a2.send({ v, type: 'pull', rid: `p${page}`, cursor, limit: 1 });
+      const batch = await a2.expect('chunks');
+      seen.push(...batch.items.map((item): [string, number, boolean] => [item.docId, item.seq, item.snapshot === true]));
+      expect(batch.head).toBe(3);
+      cursor = batch.cursor;
+      if (!batch.more) break;
+    }
+    expect(seen).toEqual([
+      ['docX', 1, true],
+      ['docZ', 2, false],
+      ['docY', 3, false],
+    ]);
+  });
+
+  it('ends a pull before a snapshot that would not fit the frame', async () => {
+    const a1 = await device('acctA', 'a1', keys.a1);
+    const big = () => chunk(randomBytes(450 * 1024));
+    a1.send(push('r1', 'docX', 'r1', big()));
+    a1.send(push('r2', 'docY', 'r2', big()));
+    await a1.expect('ack');
+    await a1.expect('ack');
+    a1.send({ v, type: 'snapshot', rid: 's1', docId: 'docY', coversSeq: 2, snapshot: big() });
+    await a1.expect('snapshotAck');
+    a1.send(push('r3', 'docZ', 'r3'));
+    await a1.expect('ack');
+
+    const a2 = await device('acctA', 'a2', keys.a2);
+    const pages: [string, number][][] = [];
+    let cursor = 0;
+    for (let page = 0; ; page++) {
+      a2.send({ v, type: 'pull', rid: `p${page}`, cursor, limit: 500 });
+      const batch = await a2.expect('chunks');
+      pages.push(batch.items.map((item) => [item.docId, item.seq]));
+      cursor = batch.cursor;
+      if (!batch.more) break;
+    }
+    expect(pages).toEqual([
+      [['docX', 1]],
+      [
+        ['docY', 2],
+        ['docZ', 3],
+      ],
+    ]);
   });
 
   it('refuses a bad signature and closes the socket', async () => {

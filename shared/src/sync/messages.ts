@@ -119,6 +119,8 @@ export const RemoteChunk = z
     nonce: Nonce,
     ciphertext: base64Url('ciphertext', MIN_CIPHERTEXT_BYTES, Math.max(MAX_CHUNK_CIPHERTEXT_BYTES, MAX_SNAPSHOT_CIPHERTEXT_BYTES)),
     fromDevice: DeviceId,
+    /** Set on an encrypted snapshot standing in for the document's compacted chunks up to `seq`. */
+    snapshot: z.literal(true).optional(),
   })
   .brand<'RemoteChunk'>();
 export type RemoteChunk = z.infer<typeof RemoteChunk>;
@@ -217,6 +219,8 @@ export const ChunksFrame = z.strictObject({
   cursor: Seq,
   /** True when the batch stopped at the limit or the frame size and more chunks wait. */
   more: z.boolean(),
+  /** On a pull's answer: the account's latest seq, so a device can show how far along a first sync is. */
+  head: Seq.optional(),
 });
 export const SnapshotAckFrame = z.strictObject({
   v,

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { CAPTURE_SOURCES, type CaptureSource } from '@lva/shared';
 import type { Core } from '../../core/Core.ts';
 import { CoreError } from '../../core/errors.ts';
@@ -38,12 +40,17 @@ export async function captureCommand(args: string[]): Promise<void> {
 }
 
 export async function showCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, {});
+  const { values, positionals } = parse(args, { save: { type: 'string' } });
   const id = positionals[0];
-  if (!id || positionals.length > 1) throw new UsageError('usage: lva show ID');
+  if (!id || positionals.length > 1) throw new UsageError('usage: lva show ID [--save DIR]');
   await withCore(values, async (core) => {
     const capture = await core.get(id.toUpperCase());
     if (!capture) throw new CoreError('NOT_FOUND', `no capture with id ${id}`);
+    if (values.save) {
+      // Fetched from the relay if this device has never opened it.
+      fs.mkdirSync(values.save, { recursive: true });
+      for (const b of capture.blobs) fs.writeFileSync(path.join(values.save, path.basename(b.name ?? b.sha256)), await core.blob(b.sha256));
+    }
     print(values.json, capture, () => {
       const lines = [
         `${capture.title || '(untitled)'}`,

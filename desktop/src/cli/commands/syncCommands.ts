@@ -1,38 +1,35 @@
-import { defaultDataDir } from '../../core/DataDir.ts';
+import { accountKeyToPhrase } from '@lva/shared';
 import { CoreError } from '../../core/errors.ts';
+import { finishJoin } from '../../core/sync/Joining.ts';
 import { docStoreTarget, SyncEngine, type SyncEvent } from '../../core/sync/SyncEngine.ts';
 import { initSync, readSyncKeys } from '../../core/sync/SyncKeys.ts';
 import { UsageError } from '../CliError.ts';
-import { parse, print, withCore, type GlobalValues } from '../context.ts';
-
-function dataDirOf(values: GlobalValues): string {
-  return values['data-dir'] ?? defaultDataDir();
-}
-
-function relayUrlOf(value: string | undefined): string {
-  if (!value) throw new UsageError('usage: lva init --relay URL (e.g. https://relay.example.org)');
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--relay must be a URL like https://relay.example.org (got "${value}")`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--relay must be an http:// or https:// URL (got "${value}")`);
-  return value;
-}
+import { parse, print, withCore } from '../context.ts';
+import { dataDirOf, relayUrlOf } from './syncOptions.ts';
 
 /** `lva init --relay URL`: creates the sync account for this device and registers it with the relay. */
 export async function initCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { relay: { type: 'string' } });
   if (positionals.length > 0) throw new UsageError('usage: lva init --relay URL');
-  const relayUrl = relayUrlOf(values.relay);
+  const relayUrl = relayUrlOf(values.relay, 'lva init --relay URL');
   const dataDir = dataDirOf(values);
   const existing = readSyncKeys(dataDir);
   if (existing) throw new CoreError('BAD_INPUT', `sync is already set up for ${dataDir} (account ${existing.accountId} at ${existing.relayUrl})`);
   // Opening the core once makes sure the device (and its account document) exists.
   await withCore(values, async () => {
     const keys = await initSync(dataDir, relayUrl);
-    print(values.json, { accountId: keys.accountId, deviceId: keys.deviceId, relayUrl: keys.relayUrl }, () => `sync is on: account ${keys.accountId} at ${keys.relayUrl}`);
+    const recoveryPhrase = accountKeyToPhrase(keys.accountKey);
+    print(values.json, { accountId: keys.accountId, deviceId: keys.deviceId, relayUrl: keys.relayUrl, recoveryPhrase }, () =>
+      [
+        `sync is on: account ${keys.accountId} at ${keys.relayUrl}`,
+        '',
+        'recovery phrase (write it down and keep it offline; it restores everything if every device is lost):',
+        '',
+        `  ${recoveryPhrase}`,
+        '',
+        'lva recovery-phrase shows it again on any paired device',
+      ].join('\n'),
+    );
   });
 }
 
@@ -43,8 +40,10 @@ export async function syncCommand(args: string[]): Promise<void> {
   const dataDir = dataDirOf(values);
   const keys = readSyncKeys(dataDir);
   if (!keys) throw new CoreError('BAD_INPUT', `sync is not set up for ${dataDir}; run lva init --relay URL first`);
+  // A join or recovery interrupted during its first sync resumes here.
+  if (keys.joining) await finishJoin(dataDir);
   await withCore(values, async (core) => {
-    const engine = new SyncEngine(dataDir, docStoreTarget(await core.documents()));
+    const engine = new SyncEngine(dataDir, docStoreTarget(await core.documents(), core.blobs));
     if (values.once) {
       const rejected: SyncEvent[] = [];
       engine.on((e) => {
@@ -73,7 +72,7 @@ async function watch(engine: SyncEngine, relayUrl: string): Promise<void> {
     if (e.type === 'status') say(`${e.status} (${relayUrl})`);
     else if (e.type === 'retry') say(`offline: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s`);
     else if (e.type === 'rejected') say(`rejected a chunk of ${e.docId} from ${e.fromDevice}: ${e.reason}`);
-    else say(`sync error: ${e.message}`);
+    else if (e.type === 'error') say(`sync error: ${e.message}`);
   });
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {

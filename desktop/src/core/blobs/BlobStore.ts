@@ -20,6 +20,7 @@ export interface StoredBlob {
  */
 export class BlobStore {
   readonly #dir: string;
+  readonly #listeners = new Set<(sha256: string) => void>();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -62,7 +63,23 @@ export class BlobStore {
       throw err;
     }
     fsyncDir(dir);
+    for (const listener of this.#listeners) listener(sha256);
     return { sha256, size, created: true };
+  }
+
+  /** Told of each newly stored blob, after it is durable; sync uses it to upload without rescanning. */
+  onPut(listener: (sha256: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Every stored blob's SHA-256; partial writes (.tmp) are not blobs. */
+  *list(): Generator<string> {
+    if (!fs.existsSync(this.#dir)) return;
+    for (const sub of fs.readdirSync(this.#dir)) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+      for (const name of fs.readdirSync(path.join(this.#dir, sub))) if (/^[0-9a-f]{64}$/.test(name)) yield name;
+    }
   }
 
   /** Reads the whole file (the size cap keeps that bounded) and hands the bytes back, so callers need not read it again. */

@@ -11,7 +11,7 @@ export interface RelayIdentity {
   secretKey: Uint8Array;
 }
 
-type Reply = ServerFrameOf<'ack'> | ServerFrameOf<'chunks'> | ServerFrameOf<'error'>;
+type Reply = ServerFrameOf<'ack'> | ServerFrameOf<'chunks'> | ServerFrameOf<'snapshotAck'> | ServerFrameOf<'error'>;
 
 interface Waiter {
   resolve: (frame: Reply) => void;
@@ -72,6 +72,11 @@ export class RelayConnection {
         const frame = decoded.frame;
         if (!settled) {
           if (frame.type === 'challenge') {
+            // A relay asking us to sign for another host could be relaying our answer there.
+            if (new URL(frame.relayOrigin).host !== new URL(relayUrl).host) {
+              fail(`the relay at ${relayUrl} identifies itself as ${frame.relayOrigin}; check the relay URL or its public origin setting`);
+              return;
+            }
             const signature = signChallenge(id.secretKey, fromBase64Url(frame.challenge), relayAuthContext(frame.relayOrigin));
             conn.#send({ v: frame.v, type: 'hello', accountId: id.accountId, deviceId: id.deviceId });
             conn.#send({ v: frame.v, type: 'auth', signature: toBase64Url(signature) });
@@ -87,7 +92,7 @@ export class RelayConnection {
     });
   }
 
-  /** Sends a request frame (given without rid) and resolves to its reply: ack, chunks or error. */
+  /** Sends a request frame (given without rid) and resolves to its reply: ack, chunks, snapshotAck or error. */
   request(frame: Record<string, unknown>): Promise<Reply> {
     const rid = `r${++this.#nextRid}`;
     return new Promise((resolve, reject) => {
@@ -120,7 +125,7 @@ export class RelayConnection {
   #dispatch(frame: ServerFrame): void {
     const rid = 'rid' in frame ? frame.rid : undefined;
     const waiter = rid === undefined ? undefined : this.#waiters.get(rid);
-    if (waiter && (frame.type === 'ack' || frame.type === 'chunks' || frame.type === 'error')) {
+    if (waiter && (frame.type === 'ack' || frame.type === 'chunks' || frame.type === 'snapshotAck' || frame.type === 'error')) {
       this.#waiters.delete(rid!);
       clearTimeout(waiter.timer);
       waiter.resolve(frame);

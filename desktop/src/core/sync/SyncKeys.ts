@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fromBase64Url, newAccountKey, newDeviceKeyPair, randomBytes, toBase64Url } from '@lva/shared';
+import { accountIdFor, fromBase64Url, newAccountKey, newDeviceKeyPair, recoveryKeyPair, RegisterAccountBody, toBase64Url } from '@lva/shared';
+import type { RequestSigner } from '@lva/shared';
 import { z } from 'zod';
 import { dataDirLayout } from '../DataDir.ts';
-import { newDeviceId, readDeviceState, writeDeviceState } from '../device/DeviceState.ts';
+import { readDeviceState } from '../device/DeviceState.ts';
 import { CoreError } from '../errors.ts';
 import { writeFileDurable } from '../fsync.ts';
+import { RelayApi } from './RelayApi.ts';
 
 /**
  * This device's sync identity, in `<dataDir>/sync.json`: the relay, the account, the account key
@@ -18,9 +20,15 @@ const SyncFile = z.strictObject({
   accountKey: z.string().regex(/^[A-Za-z0-9_-]+$/),
   device: z.strictObject({
     id: z.string().min(1),
+    name: z.string().min(1).max(100).optional(),
     publicKey: z.string().regex(/^[A-Za-z0-9_-]+$/),
     secretKey: z.string().regex(/^[A-Za-z0-9_-]+$/),
   }),
+  /**
+   * Set while a joining device has not finished its first sync: the account document it is to
+   * adopt (pairing names it; recovery finds it once pulled). Cleared when device.json is written.
+   */
+  joining: z.strictObject({ accountUrl: z.string().startsWith('automerge:').optional() }).optional(),
 });
 type SyncFile = z.infer<typeof SyncFile>;
 
@@ -29,8 +37,11 @@ export interface SyncKeys {
   accountId: string;
   accountKey: Uint8Array;
   deviceId: string;
+  /** The name this device enrolled with; for a joining device, device.json does not exist yet. */
+  deviceName?: string;
   publicKey: Uint8Array;
   secretKey: Uint8Array;
+  joining?: { accountUrl?: string };
 }
 
 const SECRET_FILE_MODE = 0o600;
@@ -55,26 +66,42 @@ export function readSyncKeys(dataDir: string): SyncKeys | undefined {
     accountId: f.accountId,
     accountKey: fromBase64Url(f.accountKey),
     deviceId: f.device.id,
+    ...(f.device.name ? { deviceName: f.device.name } : {}),
     publicKey: fromBase64Url(f.device.publicKey),
     secretKey: fromBase64Url(f.device.secretKey),
+    ...(f.joining ? { joining: f.joining.accountUrl ? { accountUrl: f.joining.accountUrl } : {} } : {}),
   };
 }
 
-function writeSyncKeys(dataDir: string, keys: SyncKeys): void {
+export function writeSyncKeys(dataDir: string, keys: SyncKeys): void {
+  fs.mkdirSync(dataDirLayout(dataDir).root, { recursive: true });
   const file: SyncFile = {
     version: 1,
     relayUrl: keys.relayUrl,
     accountId: keys.accountId,
     accountKey: toBase64Url(keys.accountKey),
-    device: { id: keys.deviceId, publicKey: toBase64Url(keys.publicKey), secretKey: toBase64Url(keys.secretKey) },
+    device: {
+      id: keys.deviceId,
+      ...(keys.deviceName ? { name: keys.deviceName } : {}),
+      publicKey: toBase64Url(keys.publicKey),
+      secretKey: toBase64Url(keys.secretKey),
+    },
+    ...(keys.joining ? { joining: keys.joining } : {}),
   };
   writeFileDurable(syncKeysFile(dataDir), JSON.stringify(file, null, 2) + '\n', { mode: SECRET_FILE_MODE });
 }
 
+/** What signs this device's HTTP requests to the relay. */
+export function signerOf(keys: SyncKeys): RequestSigner {
+  return { accountId: keys.accountId, deviceId: keys.deviceId, secretKey: keys.secretKey };
+}
+
 /**
- * Turns sync on for the device that created the account: new account id, account key and device
- * key, registered with the relay. The data dir must have been opened once (device.json exists),
- * since the relay knows the device by its id. Idempotent: an existing sync.json is returned as is.
+ * Turns sync on for the device that creates the account: a new account key, the account id derived
+ * from it (so the recovery phrase alone finds the account again), this device's key pair, and the
+ * public half of the recovery key, all registered with the relay. The data dir must have been
+ * opened once (device.json exists), since the relay knows the device by its id.
+ * Idempotent: an existing sync.json is returned as is.
  */
 export async function initSync(dataDir: string, relayUrl: string): Promise<SyncKeys> {
   const existing = readSyncKeys(dataDir);
@@ -82,68 +109,23 @@ export async function initSync(dataDir: string, relayUrl: string): Promise<SyncK
   const device = readDeviceState(dataDirLayout(dataDir).device);
   if (!device) throw new CoreError('BAD_INPUT', `${dataDir} has no device yet; open it once before turning sync on`);
   const pair = newDeviceKeyPair();
+  const accountKey = newAccountKey();
   const keys: SyncKeys = {
     relayUrl,
-    accountId: toBase64Url(randomBytes(16)),
-    accountKey: newAccountKey(),
+    accountId: accountIdFor(accountKey),
+    accountKey,
     deviceId: device.deviceId,
+    deviceName: device.deviceName,
     publicKey: pair.publicKey,
     secretKey: pair.secretKey,
   };
-  let res: Response;
-  try {
-    res = await fetch(new URL('/v1/accounts', relayUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ accountId: keys.accountId, device: { id: keys.deviceId, name: device.deviceName, publicKey: toBase64Url(keys.publicKey) } }),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch (err) {
-    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-    throw new CoreError('SYNC_FAILED', `could not reach the relay at ${relayUrl} (${cause?.code ?? cause?.message ?? (err as Error).message})`, { cause: err });
-  }
-  if (res.status !== 201) throw new CoreError('SYNC_FAILED', `the relay refused the new account (${res.status}): ${await res.text()}`);
+  const body: RegisterAccountBody = RegisterAccountBody.parse({
+    accountId: keys.accountId,
+    device: { id: keys.deviceId, name: device.deviceName, publicKey: toBase64Url(keys.publicKey) },
+    recoveryPublicKey: toBase64Url(recoveryKeyPair(accountKey).publicKey),
+  });
+  await new RelayApi(relayUrl).call({ method: 'POST', path: '/v1/accounts', body });
   // Written only after the relay accepted it: a crash in between leaves an unused account on the relay, nothing here.
   writeSyncKeys(dataDir, keys);
-  return keys;
-}
-
-export interface JoinOptions {
-  relayUrl: string;
-  accountId: string;
-  accountKey: Uint8Array;
-  /** The account document of the first device; this device adopts it instead of making its own. */
-  accountUrl: string;
-  deviceName: string;
-}
-
-/**
- * Prepares a fresh data dir as another device of an existing account: device.json pointing at the
- * account's document, and sync.json with a new device key. The caller must get the public key
- * registered with the relay (pairing will do that; tests use the relay's storage), then run
- * `SyncEngine.bootstrap` so the account document is local before `Core.open`.
- */
-export function joinAccount(dataDir: string, options: JoinOptions): SyncKeys {
-  const layout = dataDirLayout(dataDir);
-  if (fs.existsSync(layout.device)) throw new CoreError('BAD_INPUT', `${dataDir} already belongs to a device`);
-  fs.mkdirSync(layout.root, { recursive: true });
-  const pair = newDeviceKeyPair();
-  const keys: SyncKeys = {
-    relayUrl: options.relayUrl,
-    accountId: options.accountId,
-    accountKey: options.accountKey,
-    deviceId: newDeviceId(),
-    publicKey: pair.publicKey,
-    secretKey: pair.secretKey,
-  };
-  writeSyncKeys(dataDir, keys);
-  // device.json last: it is what makes the data dir a device (see DocStore.open).
-  writeDeviceState(layout.device, {
-    version: 1,
-    deviceId: keys.deviceId,
-    deviceName: options.deviceName,
-    accountUrl: options.accountUrl,
-    createdAt: Date.now(),
-  });
   return keys;
 }

@@ -15,6 +15,10 @@ const StateFile = z.strictObject({
   cursor: z.number().int().min(0),
   /** docId → Automerge heads (hex) already acked by the relay or received from it. */
   known: z.record(z.string(), z.array(z.string())),
+  /** docId → chunks pushed or pulled since this device last sent a snapshot of it. */
+  sinceSnapshot: z.record(z.string(), z.number().int().min(0)).optional(),
+  /** docId → the highest relay seq of its chunks this device has pushed or received: what a snapshot may cover. */
+  lastSeq: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 export type SyncStateData = z.infer<typeof StateFile>;
 
@@ -53,6 +57,46 @@ export class SyncState {
 
   setKnownHeads(docId: string, heads: readonly string[]): void {
     this.#data.known[docId] = [...heads];
+    this.#save();
+  }
+
+  /**
+   * Sets heads for many documents with one durable write: a first sync applies thousands of
+   * chunks, and an fsync per chunk would dominate it.
+   */
+  setKnownHeadsMany(entries: Iterable<readonly [string, readonly string[]]>): void {
+    let any = false;
+    for (const [docId, heads] of entries) {
+      this.#data.known[docId] = [...heads];
+      any = true;
+    }
+    if (any) this.#save();
+  }
+
+  chunksSinceSnapshot(docId: string): number {
+    return this.#data.sinceSnapshot?.[docId] ?? 0;
+  }
+
+  lastSeq(docId: string): number {
+    return this.#data.lastSeq?.[docId] ?? 0;
+  }
+
+  /**
+   * A chunk of the document at `seq` went up or came down. Kept in memory and persisted with the
+   * next heads or cursor write: losing it only delays a snapshot.
+   */
+  countChunk(docId: string, seq: number): void {
+    const since = (this.#data.sinceSnapshot ??= {});
+    since[docId] = (since[docId] ?? 0) + 1;
+    const last = (this.#data.lastSeq ??= {});
+    last[docId] = Math.max(last[docId] ?? 0, seq);
+  }
+
+  /** A snapshot of the document, covering `seq`, was sent or received. */
+  resetChunkCount(docId: string, seq: number): void {
+    if (this.#data.sinceSnapshot) delete this.#data.sinceSnapshot[docId];
+    const last = (this.#data.lastSeq ??= {});
+    last[docId] = Math.max(last[docId] ?? 0, seq);
     this.#save();
   }
 

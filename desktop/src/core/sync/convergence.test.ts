@@ -7,7 +7,9 @@ import { startRelay, type RelayFixture } from '../../../test/relayFixture.ts';
 import { Core } from '../Core.ts';
 import { RelayConnection } from './RelayConnection.ts';
 import { docStoreTarget, SyncEngine, type SyncEvent } from './SyncEngine.ts';
-import { initSync, joinAccount, readSyncKeys } from './SyncKeys.ts';
+import { finishJoin } from './Joining.ts';
+import { createInvite, redeemInvite } from './Pairing.ts';
+import { initSync, readSyncKeys } from './SyncKeys.ts';
 
 const TEXTS = ['the heron waits in the reeds at dawn', 'quarterly budget draft for the garden club', 'recipe: lentil soup with smoked paprika'];
 const B_TEXT = 'phone note about the violin lesson on friday';
@@ -41,12 +43,11 @@ describe('sync through the real relay', () => {
   let relay: RelayFixture;
   let root: string;
   let relayDir: string;
-  let storage: RelayFixture['storage'];
   let relayUrl: string;
 
   beforeAll(async () => {
     relay = await startRelay('lva-sync-');
-    ({ root, storage, url: relayUrl, relayDir } = relay);
+    ({ root, url: relayUrl, relayDir } = relay);
   });
 
   afterAll(() => relay.close());
@@ -65,11 +66,11 @@ describe('sync through the real relay', () => {
     await syncOnce(a, dirA, statusA);
     expect(statusA.map((e) => (e.type === 'status' ? e.status.split(' ')[0] : e.type))).toEqual(expect.arrayContaining(['connected', 'syncing', 'offline']));
 
-    // Device B joins: A's account document, its own device key (registered the way pairing will), then a first pull.
-    const accountUrl = (await a.documents()).device.accountUrl;
-    const keysB = joinAccount(dirB, { relayUrl, accountId: keysA.accountId, accountKey: keysA.accountKey, accountUrl, deviceName: 'phone' });
-    await storage.addDevice(keysA.accountId, { id: keysB.deviceId, name: 'phone', publicKey: keysB.publicKey, createdAt: Date.now() });
-    await SyncEngine.bootstrap(dirB);
+    // Device B pairs with a one-time invite from A, then pulls everything in its first sync.
+    const invite = await createInvite(dirA);
+    const keysB = await redeemInvite(dirB, invite.code, { relayUrl, deviceName: 'phone' });
+    expect(keysB.accountId).toBe(keysA.accountId);
+    await finishJoin(dirB);
     const b = await Core.open({ dataDir: dirB, background: false });
     const firstB: SyncEvent[] = [];
     await syncOnce(b, dirB, firstB);

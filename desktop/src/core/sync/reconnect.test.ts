@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, type RelayFixture } from '../../../test/relayFixture.ts';
 import { Core } from '../Core.ts';
 import { backoffDelay, docStoreTarget, SyncEngine, type SyncEvent } from './SyncEngine.ts';
-import { initSync, joinAccount } from './SyncKeys.ts';
+import { finishJoin } from './Joining.ts';
+import { createInvite, redeemInvite } from './Pairing.ts';
+import { initSync } from './SyncKeys.ts';
 
 const FAST = { initialDelayMs: 20, maxDelayMs: 200 };
 
@@ -30,12 +32,11 @@ describe('backoffDelay', () => {
 describe('watch mode through a relay that goes away and comes back', () => {
   let relay: RelayFixture;
   let root: string;
-  let storage: RelayFixture['storage'];
   let relayUrl: string;
 
   beforeAll(async () => {
     relay = await startRelay('lva-reconnect-');
-    ({ root, storage, url: relayUrl } = relay);
+    ({ root, url: relayUrl } = relay);
   });
 
   afterAll(() => relay.close());
@@ -52,10 +53,10 @@ describe('watch mode through a relay that goes away and comes back', () => {
     await engineA.watch(FAST);
     expect(engineA.connected).toBe(true);
 
-    const accountUrl = (await a.documents()).device.accountUrl;
-    const keysB = joinAccount(dirB, { relayUrl, accountId: keysA.accountId, accountKey: keysA.accountKey, accountUrl, deviceName: 'phone' });
-    await storage.addDevice(keysA.accountId, { id: keysB.deviceId, name: 'phone', publicKey: keysB.publicKey, createdAt: Date.now() });
-    await SyncEngine.bootstrap(dirB);
+    const invite = await createInvite(dirA);
+    const keysB = await redeemInvite(dirB, invite.code, { relayUrl, deviceName: 'phone' });
+    expect(keysB.accountId).toBe(keysA.accountId);
+    await finishJoin(dirB);
     const b = await Core.open({ dataDir: dirB, background: false });
     const eventsB: SyncEvent[] = [];
     const engineB = new SyncEngine(dirB, docStoreTarget(await b.documents()));
