@@ -21,6 +21,9 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   importThroughput: () => import('./importThroughput.ts'),
   searchLatency: () => import('./searchLatency.ts'),
   coldOpen: () => import('./coldOpen.ts'),
+  syncLatency: () => import('./syncLatency.ts'),
+  firstSync: () => import('./firstSync.ts'),
+  relayFanIn: () => import('./relayFanIn.ts'),
 };
 
 const { values } = parseArgs({
