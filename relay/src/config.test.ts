@@ -27,6 +27,13 @@ describe('relayConfig', () => {
     expect(() => relayConfig(['--max-blob-bytes', '10'], {})).toThrow(/^relay config: --max-blob-bytes="10": /);
   });
 
+  it('limits sign-ups per address to a default a person never reaches, configurable', () => {
+    expect(relayConfig([], {}).limits.signupsPerHour).toBe(30);
+    expect(relayConfig(['--signups-per-hour', '5'], {}).limits.signupsPerHour).toBe(5);
+    expect(relayConfig([], { LVA_RELAY_SIGNUPS_PER_HOUR: '7' }).limits.signupsPerHour).toBe(7);
+    expect(() => relayConfig(['--signups-per-hour', '0'], {})).toThrow(/^relay config: --signups-per-hour="0": /);
+  });
+
   it('explains a bad value or an unknown flag in one line', () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
       [['--port', 'abc'], {}, /^relay config: --port="abc": expected a whole number$/],

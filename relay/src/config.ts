@@ -16,6 +16,8 @@ export interface RelayLimits {
   readonly syncFrameBurst: number;
   /** How long a new sync connection has to authenticate before it is closed. */
   readonly syncAuthTimeoutMs: number;
+  /** New accounts one client address may create per hour; also the burst. */
+  readonly signupsPerHour: number;
 }
 
 export interface RelayConfig {
@@ -67,6 +69,7 @@ const SETTINGS = {
   syncFramesPerSecond: { flag: 'sync-frames-per-second', env: 'LVA_RELAY_SYNC_FRAMES_PER_SECOND', schema: integer(1, 100_000) },
   syncFrameBurst: { flag: 'sync-frame-burst', env: 'LVA_RELAY_SYNC_FRAME_BURST', schema: integer(1, 1_000_000) },
   syncAuthTimeoutMs: { flag: 'sync-auth-timeout-ms', env: 'LVA_RELAY_SYNC_AUTH_TIMEOUT_MS', schema: integer(100, 600_000) },
+  signupsPerHour: { flag: 'signups-per-hour', env: 'LVA_RELAY_SIGNUPS_PER_HOUR', schema: integer(1, 1_000_000) },
 } as const;
 
 const DEFAULTS = {
@@ -84,6 +87,8 @@ const DEFAULTS = {
   syncFramesPerSecond: '50',
   syncFrameBurst: '200',
   syncAuthTimeoutMs: '10000',
+  // A person makes one account; a script filling the disk with empty accounts makes thousands.
+  signupsPerHour: '30',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -142,6 +147,7 @@ export function relayConfig(
       syncFramesPerSecond: readSetting('syncFramesPerSecond', flags, env),
       syncFrameBurst: readSetting('syncFrameBurst', flags, env),
       syncAuthTimeoutMs: readSetting('syncAuthTimeoutMs', flags, env),
+      signupsPerHour: readSetting('signupsPerHour', flags, env),
     },
   };
 }

@@ -4,6 +4,7 @@ import type { RelayConfig } from '../config.ts';
 import { RelayStorageError } from '../storage/errors.ts';
 import type { RelayStorage } from '../storage/RelayStorage.ts';
 import { isEd25519Key, jsonBodyLimit, newDeviceProblem, parseJsonBody, sendError, useApiPlumbing } from './api.ts';
+import { RateLimiter, rateLimitHook } from './rateLimit.ts';
 
 export interface AccountRoutesOptions {
   readonly storage: RelayStorage;
@@ -12,14 +13,17 @@ export interface AccountRoutesOptions {
 
 /**
  * POST /v1/accounts: a new account with its first device and its recovery key. Open to anyone,
- * like signing up; the device proves it holds its key on every signed request and sync session.
+ * like signing up, but limited per client address; the device proves it holds its key on every
+ * signed request and sync session.
  */
 // async because Fastify waits on a plugin's promise; a sync plugin would have to call done().
 // eslint-disable-next-line @typescript-eslint/require-await
 export async function accountRoutes(app: FastifyInstance, { storage, config }: AccountRoutesOptions): Promise<void> {
   useApiPlumbing(app, { what: 'account registration', contentTypes: ['application/json'] });
+  const perHour = config.limits.signupsPerHour;
+  const limiter = new RateLimiter(perHour / 3600, perHour);
 
-  app.post('/v1/accounts', { bodyLimit: jsonBodyLimit(config) }, async (request, reply) => {
+  app.post('/v1/accounts', { bodyLimit: jsonBodyLimit(config), onRequest: rateLimitHook(limiter, 'new accounts') }, async (request, reply) => {
     const parsed = parseJsonBody(request, RegisterAccountBody);
     if (!parsed.ok) return sendError(reply, 400, parsed.code, parsed.message);
     const { accountId, device, recoveryPublicKey } = parsed.data;

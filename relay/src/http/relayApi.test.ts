@@ -136,6 +136,18 @@ describe('relay HTTP API', () => {
       expect(await storage.getAccount('acctB')).toBeUndefined();
     });
 
+    it('rate-limits sign-ups per address', async () => {
+      await server.close();
+      await start(['--signups-per-hour', '2']);
+      await register('acctA');
+      await register('acctB');
+      const device = { id: 'd1', name: 'laptop', publicKey: toBase64Url(newDeviceKeyPair().publicKey) };
+      const third = await postJson('/v1/accounts', { accountId: 'acctC', device, recoveryPublicKey: toBase64Url(newDeviceKeyPair().publicKey) });
+      expect(third.status).toBe(429);
+      expect(await third.json()).toMatchObject({ error: { code: 'rate-limited' } });
+      expect(await storage.getAccount('acctC')).toBeUndefined();
+    });
+
     it('answers malformed JSON with 400 in the error shape on every JSON route', async () => {
       const { device } = await register('acctA');
       const raw = (path: string, headers: Record<string, string> = {}) =>

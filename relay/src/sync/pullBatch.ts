@@ -1,4 +1,4 @@
-import { MAX_FRAME_BYTES, MAX_PULL_BATCH, toBase64Url } from '@lva/shared';
+import { base64UrlLength, MAX_FRAME_BYTES, MAX_PULL_BATCH, toBase64Url } from '@lva/shared';
 import type { RemoteChunk } from '@lva/shared';
 import type { RelayStorage, Snapshot, StoredChunk } from '../storage/RelayStorage.ts';
 
@@ -39,20 +39,50 @@ export function snapshotToRemoteChunk(snapshot: Snapshot): RemoteChunk {
   } as RemoteChunk;
 }
 
-/** An item with its place in the merged log. */
+/** An item with its place in the merged log, encoded only once it is known to go in the frame. */
 interface Entry {
   readonly seq: number;
   readonly snapshot: boolean;
   readonly docId: string;
-  readonly item: RemoteChunk;
+  /** The item's JSON size, computed from the raw lengths: encoding a page only to measure it was most of a pull's cost. */
+  readonly bytes: number;
+  encode(): RemoteChunk;
+}
+
+// The JSON of an item with every variable part empty; ids and base64url are ASCII and never escaped.
+const ITEM_JSON_BASE = JSON.stringify({ docId: '', seq: 0, nonce: '', ciphertext: '', fromDevice: '' }).length - 1;
+const SNAPSHOT_FLAG_JSON = ',"snapshot":true'.length;
+
+function itemBytes(docId: string, seq: number, nonce: Uint8Array, ciphertext: Uint8Array, fromDevice: string, snapshot: boolean): number {
+  return (
+    ITEM_JSON_BASE +
+    docId.length +
+    String(seq).length +
+    base64UrlLength(nonce.byteLength) +
+    base64UrlLength(ciphertext.byteLength) +
+    fromDevice.length +
+    (snapshot ? SNAPSHOT_FLAG_JSON : 0)
+  );
 }
 
 function chunkEntry(row: StoredChunk): Entry {
-  return { seq: row.seq, snapshot: false, docId: row.docId, item: toRemoteChunk(row) };
+  return {
+    seq: row.seq,
+    snapshot: false,
+    docId: row.docId,
+    bytes: itemBytes(row.docId, row.seq, row.nonce, row.ciphertext, row.fromDevice, false),
+    encode: () => toRemoteChunk(row),
+  };
 }
 
 function snapshotEntry(snapshot: Snapshot): Entry {
-  return { seq: snapshot.coversSeq, snapshot: true, docId: snapshot.docId, item: snapshotToRemoteChunk(snapshot) };
+  return {
+    seq: snapshot.coversSeq,
+    snapshot: true,
+    docId: snapshot.docId,
+    bytes: itemBytes(snapshot.docId, snapshot.coversSeq, snapshot.nonce, snapshot.ciphertext, snapshot.fromDevice, true),
+    encode: () => snapshotToRemoteChunk(snapshot),
+  };
 }
 
 /**
@@ -118,7 +148,7 @@ class PagedReader {
 }
 
 function toBatch(entries: readonly Entry[], requestCursor: number, more: boolean): PullBatch {
-  return { items: entries.map((entry) => entry.item), cursor: entries.at(-1)?.seq ?? requestCursor, more };
+  return { items: entries.map((entry) => entry.encode()), cursor: entries.at(-1)?.seq ?? requestCursor, more };
 }
 
 /**
@@ -161,8 +191,8 @@ export async function readPullBatch(
     const fromSnapshots = snapshot !== undefined && (chunk === undefined || precedes(snapshot, chunk));
     const next = fromSnapshots ? snapshot : chunk;
     if (next === undefined) return toBatch(items, query.cursor, false);
-    // Ids and base64url are ASCII, so string length is the UTF-8 size; +1 for the comma.
-    const itemBytes = JSON.stringify(next.item).length + 1;
+    // +1 for the comma.
+    const itemBytes = next.bytes + 1;
     const overFrame = items.length > 0 && size + itemBytes > MAX_FRAME_BYTES;
     if (overFrame || items.length >= limit) {
       if (items.at(-1)?.seq !== next.seq) return toBatch(items, query.cursor, true);

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
-import { constantTimeEqual, encodeFields, fromBase64Url, randomBytes, toBase64Url, utf8Decode, utf8Encode } from './bytes.ts';
+import { constantTimeEqual, encodeFields, fromBase64Url, portableFromCanonicalBase64Url, portableToBase64Url, randomBytes, toBase64Url, utf8Decode, utf8Encode } from './bytes.ts';
 import { isCryptoError } from './errors.ts';
 
 function badInput(fn: () => unknown): void {
@@ -50,5 +50,15 @@ describe('bytes', () => {
   it('encodes fields unambiguously', () => {
     expect(encodeFields('ab', 'c')).not.toEqual(encodeFields('a', 'bc'));
     expect(encodeFields('a', Uint8Array.of(1))).toEqual(Uint8Array.of(0, 0, 0, 1, 97, 0, 0, 0, 1, 1));
+  });
+
+  it('encodes the same in the browser path as with the native one, at every length and across block edges', () => {
+    for (const length of [0, 1, 2, 3, 4, 5, 31, 0x2000 - 1, 0x2000, 0x2000 + 1, 3 * 0x2000 + 2, 100_000]) {
+      const bytes = randomBytes(length);
+      const encoded = toBase64Url(bytes);
+      expect(portableToBase64Url(bytes)).toBe(encoded);
+      expect(portableFromCanonicalBase64Url(encoded)).toEqual(bytes);
+      expect(fromBase64Url(encoded)).toEqual(bytes);
+    }
   });
 });

@@ -93,6 +93,11 @@ const PUSH_DEBOUNCE_MS = 50;
 const PULL_LIMIT = 500;
 /** After this many chunks of a document, the device sends a snapshot so the relay can drop them. */
 const DEFAULT_SNAPSHOT_EVERY = 64;
+/**
+ * Or after this many bytes of them: a bulk import goes up as a few large chunks of raw changes,
+ * which a new device loads far more slowly than the compressed document a snapshot carries.
+ */
+const DEFAULT_SNAPSHOT_BYTES = 256 * 1024;
 /** Sealing adds a version byte, a 24-byte nonce and a 16-byte tag; the wire carries the nonce apart. */
 const SEAL_OVERHEAD = 1 + NONCE_LENGTH + 16;
 const MAX_CHUNK_PLAINTEXT = MAX_CHUNK_CIPHERTEXT_BYTES - SEAL_OVERHEAD;
@@ -101,6 +106,8 @@ const MAX_SNAPSHOT_PLAINTEXT = MAX_SNAPSHOT_CIPHERTEXT_BYTES - SEAL_OVERHEAD;
 export interface SyncEngineOptions {
   /** Chunks of a document between snapshots. Default 64. */
   snapshotEvery?: number;
+  /** Bytes of a document's chunks between snapshots. Default 256 KiB. */
+  snapshotBytes?: number;
 }
 
 /**
@@ -157,6 +164,9 @@ export class SyncEngine {
   readonly #target: SyncTarget;
   readonly #snapshotKey: Uint8Array;
   readonly #snapshotEvery: number;
+  readonly #snapshotBytes: number;
+  /** Seqs this engine pushed since it was made: a pull brings them back, and they are already here. */
+  readonly #pushedSeqs = new Set<number>();
   readonly #blobs: BlobSync | undefined;
   readonly #listeners = new Set<(e: SyncEvent) => void>();
   #conn: RelayConnection | undefined;
@@ -177,6 +187,7 @@ export class SyncEngine {
     this.#chunkKey = subkeys.chunkKey;
     this.#snapshotKey = subkeys.snapshotKey;
     this.#snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+    this.#snapshotBytes = options.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
     this.#blobs = target.blobs ? new BlobSync(dataDir, keys, target.blobs) : undefined;
     this.#state = SyncState.open(dataDir);
     this.#target = target;
@@ -334,7 +345,11 @@ export class SyncEngine {
     // when the last piece is acked, so an interrupted push sends the whole range again.
     await Promise.all(
       pending.map(async ({ docId, heads, pieces }) => {
-        for (const piece of pieces) this.#state.countChunk(docId, await this.#pushPiece(conn, docId, piece));
+        for (const piece of pieces) {
+          const seq = await this.#pushPiece(conn, docId, piece);
+          this.#pushedSeqs.add(seq);
+          this.#state.countChunk(docId, seq, piece.length);
+        }
         this.#state.setKnownHeads(docId, heads);
       }),
     );
@@ -369,7 +384,7 @@ export class SyncEngine {
     const conn = this.#conn;
     if (!conn) return;
     for (const docId of this.#target.docIds()) {
-      if (this.#state.chunksSinceSnapshot(docId) < this.#snapshotEvery) continue;
+      if (this.#state.chunksSinceSnapshot(docId) < this.#snapshotEvery && this.#state.bytesSinceSnapshot(docId) < this.#snapshotBytes) continue;
       const coversSeq = this.#state.lastSeq(docId);
       if (coversSeq === 0 || coversSeq > this.#state.cursor) continue;
       const handle = await this.#target.repo.find<unknown>(docId);
@@ -427,6 +442,8 @@ export class SyncEngine {
     const touched = new Set<DocumentId>();
     const heads = new Map<string, string[]>();
     for (const item of items) {
+      // Our own push coming back in a pull: its changes are in the document already.
+      if (!item.snapshot && this.#pushedSeqs.delete(item.seq)) continue;
       let bytes: Uint8Array;
       try {
         const framed = concatBytes(Uint8Array.of(FRAME_VERSION), fromBase64Url(item.nonce), fromBase64Url(item.ciphertext));
@@ -465,7 +482,7 @@ export class SyncEngine {
         imported = true;
       }
       if (item.snapshot) this.#state.resetChunkCount(docId, item.seq);
-      else this.#state.countChunk(docId, item.seq);
+      else this.#state.countChunk(docId, item.seq, bytes.length);
       touched.add(docId);
     }
     if (touched.size > 0) await this.#target.repo.flush([...touched]);

@@ -17,6 +17,8 @@ const StateFile = z.strictObject({
   known: z.record(z.string(), z.array(z.string())),
   /** docId → chunks pushed or pulled since this device last sent a snapshot of it. */
   sinceSnapshot: z.record(z.string(), z.number().int().min(0)).optional(),
+  /** docId → bytes of those chunks. */
+  bytesSinceSnapshot: z.record(z.string(), z.number().int().min(0)).optional(),
   /** docId → the highest relay seq of its chunks this device has pushed or received: what a snapshot may cover. */
   lastSeq: z.record(z.string(), z.number().int().min(0)).optional(),
 });
@@ -77,6 +79,10 @@ export class SyncState {
     return this.#data.sinceSnapshot?.[docId] ?? 0;
   }
 
+  bytesSinceSnapshot(docId: string): number {
+    return this.#data.bytesSinceSnapshot?.[docId] ?? 0;
+  }
+
   lastSeq(docId: string): number {
     return this.#data.lastSeq?.[docId] ?? 0;
   }
@@ -85,9 +91,11 @@ export class SyncState {
    * A chunk of the document at `seq` went up or came down. Kept in memory and persisted with the
    * next heads or cursor write: losing it only delays a snapshot.
    */
-  countChunk(docId: string, seq: number): void {
+  countChunk(docId: string, seq: number, bytes: number): void {
     const since = (this.#data.sinceSnapshot ??= {});
     since[docId] = (since[docId] ?? 0) + 1;
+    const sinceBytes = (this.#data.bytesSinceSnapshot ??= {});
+    sinceBytes[docId] = (sinceBytes[docId] ?? 0) + bytes;
     const last = (this.#data.lastSeq ??= {});
     last[docId] = Math.max(last[docId] ?? 0, seq);
   }
@@ -95,6 +103,7 @@ export class SyncState {
   /** A snapshot of the document, covering `seq`, was sent or received. */
   resetChunkCount(docId: string, seq: number): void {
     if (this.#data.sinceSnapshot) delete this.#data.sinceSnapshot[docId];
+    if (this.#data.bytesSinceSnapshot) delete this.#data.bytesSinceSnapshot[docId];
     const last = (this.#data.lastSeq ??= {});
     last[docId] = Math.max(last[docId] ?? 0, seq);
     this.#save();
