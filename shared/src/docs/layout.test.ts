@@ -2,7 +2,7 @@ import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
 import { newCaptureId } from '../capture/captureId.ts';
 import type { Capture } from '../capture/Capture.ts';
-import { bucketOf, countCaptures, fromRecord, monthKey, newShardDoc, shardRecords, toRecord, type ShardDoc } from './layout.ts';
+import { BUCKET_KEYS, bucketOf, countCaptures, fromRecord, listShards, monthKey, newAccountDoc, newShardDoc, shardRecords, shardsOfMonth, toRecord, type AccountDoc, type ShardDoc } from './layout.ts';
 
 function capture(text: string): Capture {
   return { id: newCaptureId() as Capture['id'], createdAt: Date.now(), source: 'text', deviceId: 'd', title: '', text, blobs: [], status: {}, concepts: [], tags: [], edits: [] };
@@ -45,5 +45,29 @@ describe('document layout', () => {
   it('names months in UTC', () => {
     expect(monthKey(Date.UTC(2026, 0, 31, 23, 59))).toBe('2026-01');
     expect(monthKey(Date.UTC(2026, 1, 1, 0, 0))).toBe('2026-02');
+  });
+
+  it('keeps shards two devices added offline for the same month, and reads the first layout too', () => {
+    const base = A.from(newAccountDoc(0) as AccountDoc & Record<string, unknown>);
+    const laptop = A.change(A.clone(base), (d) => void (d.shards['automerge:laptopShard'] = { month: '2026-11', createdAt: 5 }));
+    const phone = A.change(A.clone(base), (d) => void (d.shards['automerge:phoneShard'] = { month: '2026-11', createdAt: 3 }));
+    const merged = A.merge(laptop, phone);
+    expect(shardsOfMonth(merged, '2026-11')).toEqual(['automerge:phoneShard', 'automerge:laptopShard']);
+    expect(A.getConflicts(merged, 'shards')).toBeUndefined();
+
+    const legacy = { shards: { '2026-10': ['automerge:old1', 'automerge:old2'], 'automerge:new': { month: '2026-10', createdAt: 9 } } };
+    expect(listShards(legacy).map((s) => s.url)).toEqual(['automerge:old1', 'automerge:old2', 'automerge:new']);
+  });
+
+  it('keeps captures two devices added offline to the same bucket of one shard', () => {
+    const base = A.from(newShardDoc("2026-11") as ShardDoc & Record<string, unknown>);
+    expect(Object.keys(base.buckets).sort()).toEqual([...BUCKET_KEYS].sort());
+    const a = capture('from the laptop');
+    const b = { ...capture('from the phone'), id: `${a.id.slice(0, -2)}Z${a.id.slice(-1)}` as Capture['id'] };
+    expect(bucketOf(a.id)).toBe(bucketOf(b.id));
+    const left = A.change(A.clone(base), (d) => void (d.buckets[bucketOf(a.id)]![a.id] = toRecord(a)));
+    const right = A.change(A.clone(base), (d) => void (d.buckets[bucketOf(b.id)]![b.id] = toRecord(b)));
+    const merged = A.merge(left, right);
+    expect(countCaptures(merged)).toBe(2);
   });
 });

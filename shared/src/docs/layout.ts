@@ -15,13 +15,25 @@ export interface DeviceRecord {
   addedAt: number;
 }
 
+/** Where a shard document is listed in the account document. */
+export interface ShardEntry {
+  /** `YYYY-MM`, UTC: the month of the captures it holds. */
+  month: string;
+  createdAt: number;
+}
+
 /** The one document per account: its settings, devices and the list of capture shards. */
 export interface AccountDoc {
   kind: 'lva/account';
   schema: number;
   createdAt: number;
-  /** Month (`YYYY-MM`, UTC) → shard document URLs, oldest first; a month overflows into a new shard. */
-  shards: Record<string, string[]>;
+  /**
+   * Shard document URL → its entry. Keyed by URL so that two devices adding shards while offline
+   * add two keys to a map that already exists, which Automerge merges. (A first layout kept
+   * month → URL list; two devices creating the same month's list offline made a conflict in which
+   * one list, and every capture reachable only through it, was lost. `listShards` still reads it.)
+   */
+  shards: Record<string, ShardEntry | string[]>;
   devices: Record<string, DeviceRecord>;
   settings: Record<string, string | number | boolean>;
 }
@@ -49,8 +61,42 @@ export function newAccountDoc(now: number): AccountDoc {
   return { kind: 'lva/account', schema: DOC_SCHEMA_VERSION, createdAt: now, shards: {}, devices: {}, settings: {} };
 }
 
+/** The last character of a capture id (Crockford base32), which names its bucket. */
+export const BUCKET_KEYS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * Every bucket exists from the start: a bucket two devices each created while offline would be one
+ * conflict, and the captures in the losing one would be lost.
+ */
 export function newShardDoc(month: string): ShardDoc {
-  return { kind: 'lva/captures', schema: DOC_SCHEMA_VERSION, month, buckets: {} };
+  return { kind: 'lva/captures', schema: DOC_SCHEMA_VERSION, month, buckets: Object.fromEntries([...BUCKET_KEYS].map((b) => [b, {}])) };
+}
+
+export interface ListedShard extends ShardEntry {
+  url: string;
+}
+
+/** Every shard the account lists, by month, then creation, then URL: the same order on every device. */
+export function listShards(account: Pick<AccountDoc, 'shards'>): ListedShard[] {
+  const out: ListedShard[] = [];
+  for (const [key, value] of Object.entries(account.shards)) {
+    if (Array.isArray(value)) {
+      // The first layout: month → URLs, oldest first.
+      value.forEach((url, i) => out.push({ url, month: key, createdAt: i }));
+    } else if (value && typeof value === 'object' && typeof value.month === 'string') {
+      out.push({ url: key, month: value.month, createdAt: value.createdAt });
+    }
+  }
+  const seen = new Set<string>();
+  return out
+    .sort((a, b) => a.month.localeCompare(b.month) || a.createdAt - b.createdAt || a.url.localeCompare(b.url))
+    .filter((s) => !seen.has(s.url) && seen.add(s.url));
+}
+
+export function shardsOfMonth(account: Pick<AccountDoc, 'shards'>, month: string): string[] {
+  return listShards(account)
+    .filter((s) => s.month === month)
+    .map((s) => s.url);
 }
 
 export function toRecord(capture: Capture): CaptureRecord {

@@ -6,7 +6,7 @@ import { listDevices, renameDevice, revokeDevice } from '../../core/sync/Devices
 import { finishJoin } from '../../core/sync/Joining.ts';
 import { createInvite, redeemInvite } from '../../core/sync/Pairing.ts';
 import { recoverAccount } from '../../core/sync/Recovery.ts';
-import type { SyncEvent } from '../../core/sync/SyncEngine.ts';
+import { docStoreTarget, SyncEngine, type SyncEvent } from '../../core/sync/SyncEngine.ts';
 import { readSyncKeys } from '../../core/sync/SyncKeys.ts';
 import { UsageError } from '../CliError.ts';
 import { parse, print, withCore, type GlobalValues } from '../context.ts';
@@ -55,6 +55,10 @@ export async function pairCommand(args: string[]): Promise<void> {
     }
     const keys = readSyncKeys(dataDir);
     if (!keys) throw new CoreError('BAD_INPUT', `sync is not set up for ${dataDir}; run lva init --relay URL first`);
+    // Synced first: the new device's first sync needs this account's documents on the relay.
+    await withCore(values, async (core) => {
+      await new SyncEngine(dataDir, docStoreTarget(await core.documents(), core.blobs)).syncOnce();
+    });
     const invite = await createInvite(dataDir, ttlSeconds === undefined ? {} : { ttlSeconds });
     const minutes = Math.round((invite.expiresAt - Date.now()) / 60_000);
     const qr = values.json ? '' : await QRCode.toString(invite.link, { type: 'terminal', small: true });

@@ -6,9 +6,11 @@ import {
   captureIdTime,
   countCaptures,
   fromRecord,
+  listShards,
   monthKey,
   newAccountDoc,
   newShardDoc,
+  shardsOfMonth,
   toRecord,
   type AccountDoc,
   type Capture,
@@ -77,7 +79,7 @@ export class DocStore {
   }
 
   shardUrls(): AutomergeUrl[] {
-    return Object.values(this.account.doc().shards).flat() as AutomergeUrl[];
+    return listShards(this.account.doc()).map((s) => s.url as AutomergeUrl);
   }
 
   shardIds(): DocumentId[] {
@@ -129,6 +131,7 @@ export class DocStore {
           // `??=` would return the plain object assigned, not Automerge's proxy of it, and writes to it would be lost.
           for (const c of batch) {
             const b = bucketOf(c.id);
+            // Shards made by newShardDoc have every bucket; this is for any made before that.
             if (!d.buckets[b]) d.buckets[b] = {};
             d.buckets[b][c.id] = toRecord(c);
           }
@@ -141,7 +144,7 @@ export class DocStore {
 
   async getCapture(id: string): Promise<Capture | undefined> {
     const month = monthKey(captureIdTime(id));
-    for (const url of this.account.doc().shards[month] ?? []) {
+    for (const url of shardsOfMonth(this.account.doc(), month)) {
       const record = (await this.shard(url as AutomergeUrl)).doc().buckets[bucketOf(id)]?.[id];
       if (record) {
         const parsed = fromRecord(record);
@@ -155,7 +158,7 @@ export class DocStore {
   /** Applies `edit` to the stored capture and flushes; returns false when no such capture exists. */
   async changeCapture(id: string, edit: (record: ShardDoc['buckets'][string][string]) => void): Promise<boolean> {
     const month = monthKey(captureIdTime(id));
-    for (const url of this.account.doc().shards[month] ?? []) {
+    for (const url of shardsOfMonth(this.account.doc(), month)) {
       const handle = await this.shard(url as AutomergeUrl);
       if (!handle.doc().buckets[bucketOf(id)]?.[id]) continue;
       handle.change((d) => edit(d.buckets[bucketOf(id)]![id]!));
@@ -172,8 +175,7 @@ export class DocStore {
   }
 
   async #writableShard(month: string): Promise<{ handle: DocHandle<ShardDoc>; room: number }> {
-    const urls = this.account.doc().shards[month] ?? [];
-    const last = urls.at(-1);
+    const last = shardsOfMonth(this.account.doc(), month).at(-1);
     if (last) {
       const handle = await this.shard(last as AutomergeUrl);
       const room = SHARD_CAPACITY - countCaptures(handle.doc());
@@ -183,8 +185,7 @@ export class DocStore {
     this.#shards.set(handle.documentId, Promise.resolve(handle));
     handle.on('change', () => this.#emit(handle.documentId));
     this.account.change((d) => {
-      if (!d.shards[month]) d.shards[month] = [];
-      d.shards[month].push(handle.url);
+      d.shards[handle.url] = { month, createdAt: Date.now() };
     });
     return { handle, room: SHARD_CAPACITY };
   }

@@ -53,7 +53,12 @@ export async function finishJoin(dataDir: string, onEvent?: (e: SyncEvent) => vo
     writeSyncKeys(dataDir, rest satisfies SyncKeys);
     return device;
   } finally {
-    await repo.shutdown();
+    try {
+      await repo.shutdown();
+    } catch {
+      // A handle for a document that never arrived cannot shut down cleanly; the error that got
+      // us here is the one to report, and the storage and lock must still be released.
+    }
     storage.close();
     lock.release();
   }

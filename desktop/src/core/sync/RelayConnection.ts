@@ -84,7 +84,13 @@ export class RelayConnection {
             settled = true;
             clearTimeout(timer);
             resolve(conn);
-          } else if (frame.type === 'error') fail(`the relay refused this device: ${frame.code} ${frame.message}`);
+          } else if (frame.type === 'error') {
+            fail(
+              frame.code === 'UNAUTHENTICATED'
+                ? `the relay at ${relayUrl} does not accept this device: it was revoked, or the relay does not know it. To sync again, pair a new data directory with lva pair join`
+                : `the relay refused this device: ${frame.code} ${frame.message}`,
+            );
+          }
           return;
         }
         conn.#dispatch(frame);

@@ -329,7 +329,10 @@ export class SyncEngine {
     await this.#blobs?.uploadPending().catch((err: unknown) => this.#emit({ type: 'error', message: `a file could not be uploaded: ${(err as Error).message}` }));
     const pending: { docId: DocumentId; heads: string[]; pieces: Uint8Array[] }[] = [];
     for (const docId of this.#target.docIds()) {
-      const handle = await this.#target.repo.find<unknown>(docId);
+      // A shard the account lists may not have arrived yet (its device was cut off mid-push): it
+      // has nothing of ours to push, and the pull that follows must still run to bring it.
+      const handle = await this.#findLocal(docId);
+      if (!handle) continue;
       const doc = handle.doc();
       const heads = A.getHeads(doc);
       const known = this.#state.knownHeads(docId);
@@ -387,7 +390,8 @@ export class SyncEngine {
       if (this.#state.chunksSinceSnapshot(docId) < this.#snapshotEvery && this.#state.bytesSinceSnapshot(docId) < this.#snapshotBytes) continue;
       const coversSeq = this.#state.lastSeq(docId);
       if (coversSeq === 0 || coversSeq > this.#state.cursor) continue;
-      const handle = await this.#target.repo.find<unknown>(docId);
+      const handle = await this.#findLocal(docId);
+      if (!handle) continue;
       const bytes = A.save(handle.doc());
       if (bytes.length > MAX_SNAPSHOT_PLAINTEXT) {
         this.#state.resetChunkCount(docId, coversSeq);
