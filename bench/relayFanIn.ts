@@ -21,6 +21,8 @@ import {
   newAccountKey,
   newDeviceKeyPair,
   newInvite,
+  redeemProof,
+  redeemProofHash,
   PROTOCOL_VERSION,
   randomBytes,
   recoveryKeyPair,
@@ -116,7 +118,9 @@ async function registerAccount(base: URL, index: number): Promise<Identity[]> {
   const localAddress = `127.0.0.${10 + index}`;
   for (let d = 1; d < DEVICES_PER_ACCOUNT; d++) {
     // The relay stores the wrapped key opaquely; nobody unwraps it here, so random bytes do.
-    const body = { inviteId: newInvite().inviteId, wrapped: toBase64Url(randomBytes(80)), ttlSeconds: 600 };
+    const invite = newInvite();
+    const proof = redeemProof(invite.secret);
+    const body = { inviteId: invite.inviteId, wrapped: toBase64Url(randomBytes(80)), proofHash: toBase64Url(redeemProofHash(proof)), ttlSeconds: 600 };
     const headers = signRequest(
       { accountId, deviceId: firstId, secretKey: first.secretKey },
       { host: base.host, method: 'POST', path: RELAY_ROUTES.invites, body: Buffer.from(JSON.stringify(body)) },
@@ -126,7 +130,7 @@ async function registerAccount(base: URL, index: number): Promise<Identity[]> {
     const deviceId = newDeviceId();
     await expectStatus(
       'redeem invite',
-      request(base, 'POST', RELAY_ROUTES.redeem(body.inviteId), { device: { id: deviceId, name: `bench-${d}`, publicKey: toBase64Url(pair.publicKey) } }, {}, localAddress),
+      request(base, 'POST', RELAY_ROUTES.redeem(body.inviteId), { device: { id: deviceId, name: `bench-${d}`, publicKey: toBase64Url(pair.publicKey) }, proof: toBase64Url(proof) }, {}, localAddress),
       201,
     );
     devices.push({ accountId, deviceId, ...pair });

@@ -1,4 +1,4 @@
-import { CreateInviteBody, fromBase64Url, RedeemInviteBody, toBase64Url } from '@lva/shared';
+import { CreateInviteBody, fromBase64Url, RedeemInviteBody, redeemProofHash, toBase64Url } from '@lva/shared';
 import type { CreateInviteResponse, RedeemInviteResponse } from '@lva/shared';
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
@@ -48,12 +48,13 @@ export async function inviteRoutes(
     const { accountId } = authenticatedDevice(request);
     const parsed = parseJsonBody(request, CreateInviteBody);
     if (!parsed.ok) return sendError(reply, 400, parsed.code, parsed.message);
-    const { inviteId, wrapped, ttlSeconds } = parsed.data;
+    const { inviteId, wrapped, ttlSeconds, proofHash } = parsed.data;
     if (!decodes(inviteId)) return sendError(reply, 400, 'invalid-body', 'inviteId: not valid base64url');
     if (!decodes(wrapped)) return sendError(reply, 400, 'invalid-body', 'wrapped: not valid base64url');
+    if (!decodes(proofHash)) return sendError(reply, 400, 'invalid-body', 'proofHash: not valid base64url');
     const expiresAt = Date.now() + ttlSeconds * 1000;
     try {
-      await storage.putInvite(inviteId, accountId, fromBase64Url(wrapped), expiresAt);
+      await storage.putInvite(inviteId, accountId, fromBase64Url(wrapped), expiresAt, fromBase64Url(proofHash));
     } catch (error) {
       // putInvite's only argument it can refuse here is an invite id already in use.
       if (error instanceof RelayStorageError && error.code === 'invalid-argument') {
@@ -73,11 +74,13 @@ export async function inviteRoutes(
       // Checked before the invite is taken, so a malformed request does not use it up.
       const parsed = parseJsonBody(request, RedeemInviteBody);
       if (!parsed.ok) return sendError(reply, 400, parsed.code, parsed.message);
-      const { device } = parsed.data;
+      const { device, proof } = parsed.data;
       const problem = newDeviceProblem(device);
       if (problem) return sendError(reply, 400, 'invalid-body', problem);
+      if (!decodes(proof)) return sendError(reply, 400, 'invalid-body', 'proof: not valid base64url');
       const now = Date.now();
-      const invite = INVITE_ID.test(inviteId) ? await storage.takeInvite(inviteId, now) : undefined;
+      // A wrong proof gets the same answer as an unknown invite, so ids cannot be probed.
+      const invite = INVITE_ID.test(inviteId) ? await storage.takeInvite(inviteId, now, redeemProofHash(fromBase64Url(proof))) : undefined;
       if (!invite) return sendError(reply, 404, 'invite-not-found', INVITE_NOT_FOUND);
       try {
         const stored = await storage.addDevice(invite.accountId, {

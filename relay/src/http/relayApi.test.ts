@@ -8,6 +8,8 @@ import {
   newDeviceKeyPair,
   newInvite,
   parseInviteCode,
+  redeemProof,
+  redeemProofHash,
   randomBytes,
   RedeemInviteResponse,
   recoveryKeyPair,
@@ -47,6 +49,9 @@ interface SignedOptions {
 }
 
 const unauthenticated = { error: { code: 'unauthenticated', message: expect.any(String) as string } };
+
+const proofOf = (secret: Uint8Array): string => toBase64Url(redeemProof(secret));
+const proofHashOf = (secret: Uint8Array): string => toBase64Url(redeemProofHash(redeemProof(secret)));
 
 describe('relay HTTP API', () => {
   let dataDir: string;
@@ -101,10 +106,10 @@ describe('relay HTTP API', () => {
   async function pair(inviter: TestDevice, accountKey: Uint8Array, deviceId: string): Promise<TestDevice> {
     const invite = newInvite();
     const wrapped = wrapAccountKey(invite.secret, invite.inviteId, accountKey, { relay: baseUrl });
-    expect((await signed(inviter, 'POST', '/v1/invites', { body: { inviteId: invite.inviteId, wrapped: toBase64Url(wrapped) } })).status).toBe(201);
+    expect((await signed(inviter, 'POST', '/v1/invites', { body: { inviteId: invite.inviteId, wrapped: toBase64Url(wrapped), proofHash: proofHashOf(invite.secret) } })).status).toBe(201);
     const keys = newDeviceKeyPair();
-    const { inviteId } = parseInviteCode(invite.code);
-    const redeemed = await postJson(`/v1/invites/${inviteId}/redeem`, { device: { id: deviceId, name: 'phone', publicKey: toBase64Url(keys.publicKey) } });
+    const { inviteId, secret } = parseInviteCode(invite.code);
+    const redeemed = await postJson(`/v1/invites/${inviteId}/redeem`, { device: { id: deviceId, name: 'phone', publicKey: toBase64Url(keys.publicKey) }, proof: proofOf(secret) });
     expect(redeemed.status).toBe(201);
     return { accountId: inviter.accountId, deviceId, keys };
   }
@@ -215,14 +220,14 @@ describe('relay HTTP API', () => {
 
     it('refuses a body other than the one signed', async () => {
       const invite = newInvite();
-      const body = { inviteId: invite.inviteId, wrapped: toBase64Url(randomBytes(80)) };
+      const body = { inviteId: invite.inviteId, wrapped: toBase64Url(randomBytes(80)), proofHash: proofHashOf(invite.secret) };
       const tampered = await signed(a, 'POST', '/v1/invites', {
         body,
         signedBody: utf8Encode(JSON.stringify({ ...body, ttlSeconds: 60 })),
       });
       expect(tampered.status).toBe(401);
       expect(await tampered.json()).toMatchObject(unauthenticated);
-      expect(await storage.takeInvite(invite.inviteId, Date.now())).toBeUndefined();
+      expect(await storage.takeInvite(invite.inviteId, Date.now(), redeemProofHash(redeemProof(invite.secret)))).toBeUndefined();
     });
 
     it('refuses a stale or future time with a message a person can act on', async () => {
@@ -264,7 +269,7 @@ describe('relay HTTP API', () => {
       const payload = { relay: baseUrl, name: 'acct A' };
       const wrapped = wrapAccountKey(invite.secret, invite.inviteId, accountKey, payload);
 
-      const created = await signed(a1, 'POST', '/v1/invites', { body: { inviteId: invite.inviteId, wrapped: toBase64Url(wrapped), ttlSeconds: 60 } });
+      const created = await signed(a1, 'POST', '/v1/invites', { body: { inviteId: invite.inviteId, wrapped: toBase64Url(wrapped), proofHash: proofHashOf(invite.secret), ttlSeconds: 60 } });
       expect(created.status).toBe(201);
       const { expiresAt } = (await created.json()) as { inviteId: string; expiresAt: number };
       expect(expiresAt).toBeGreaterThan(Date.now() + 50_000);
@@ -273,7 +278,11 @@ describe('relay HTTP API', () => {
       // The joining device knows only what the person typed.
       const joining = newDeviceKeyPair();
       const { inviteId, secret } = parseInviteCode(invite.code.toLowerCase());
-      const redeem = () => postJson(`/v1/invites/${inviteId}/redeem`, { device: { id: 'a2', name: 'phone', publicKey: toBase64Url(joining.publicKey) } });
+      const redeem = (proof = proofOf(secret)) => postJson(`/v1/invites/${inviteId}/redeem`, { device: { id: 'a2', name: 'phone', publicKey: toBase64Url(joining.publicKey) }, proof });
+      // Knowing the invite id is not enough: the relay's database and logs have it, but not the code.
+      const hijack = await redeem(toBase64Url(randomBytes(32)));
+      expect(hijack.status).toBe(404);
+      expect(await hijack.json()).toMatchObject({ error: { code: 'invite-not-found' } });
       const redeemed = await redeem();
       expect(redeemed.status).toBe(201);
       const answer = RedeemInviteResponse.parse(await redeemed.json());
@@ -294,8 +303,8 @@ describe('relay HTTP API', () => {
     it('does not hand out an expired invite', async () => {
       const { accountKey } = await register('acctA', 'a1');
       const invite = newInvite();
-      await storage.putInvite(invite.inviteId, 'acctA', wrapAccountKey(invite.secret, invite.inviteId, accountKey, null), Date.now() - 1000);
-      const response = await postJson(`/v1/invites/${invite.inviteId}/redeem`, { device: { id: 'a2', name: 'phone', publicKey: toBase64Url(newDeviceKeyPair().publicKey) } });
+      await storage.putInvite(invite.inviteId, 'acctA', wrapAccountKey(invite.secret, invite.inviteId, accountKey, null), Date.now() - 1000, redeemProofHash(redeemProof(invite.secret)));
+      const response = await postJson(`/v1/invites/${invite.inviteId}/redeem`, { device: { id: 'a2', name: 'phone', publicKey: toBase64Url(newDeviceKeyPair().publicKey) }, proof: proofOf(invite.secret) });
       expect(response.status).toBe(404);
       expect(await response.json()).toMatchObject({ error: { code: 'invite-not-found' } });
       expect((await storage.listDevices('acctA')).map((d) => d.id)).toEqual(['a1']);
@@ -303,21 +312,21 @@ describe('relay HTTP API', () => {
 
     it('refuses bad invites and joining keys without using the invite up', async () => {
       const { device: a1, accountKey } = await register('acctA', 'a1');
-      const tooShort = await signed(a1, 'POST', '/v1/invites', { body: { inviteId: newInvite().inviteId, wrapped: 'AAAA', ttlSeconds: 5 } });
+      const tooShort = await signed(a1, 'POST', '/v1/invites', { body: { inviteId: newInvite().inviteId, wrapped: 'AAAA', proofHash: proofHashOf(randomBytes(16)), ttlSeconds: 5 } });
       expect(tooShort.status).toBe(400);
       expect(await tooShort.json()).toMatchObject({ error: { code: 'invalid-body', message: expect.stringContaining('ttlSeconds') as string } });
 
       const invite = newInvite();
-      const body = { inviteId: invite.inviteId, wrapped: toBase64Url(wrapAccountKey(invite.secret, invite.inviteId, accountKey, null)) };
+      const body = { inviteId: invite.inviteId, wrapped: toBase64Url(wrapAccountKey(invite.secret, invite.inviteId, accountKey, null)), proofHash: proofHashOf(invite.secret) };
       expect((await signed(a1, 'POST', '/v1/invites', { body })).status).toBe(201);
       const duplicate = await signed(a1, 'POST', '/v1/invites', { body });
       expect(duplicate.status).toBe(409);
       expect(await duplicate.json()).toMatchObject({ error: { code: 'invite-exists' } });
 
-      const shortKey = await postJson(`/v1/invites/${invite.inviteId}/redeem`, { device: { id: 'a2', name: 'phone', publicKey: toBase64Url(randomBytes(40)) } });
+      const shortKey = await postJson(`/v1/invites/${invite.inviteId}/redeem`, { device: { id: 'a2', name: 'phone', publicKey: toBase64Url(randomBytes(40)) }, proof: proofOf(invite.secret) });
       expect(shortKey.status).toBe(400);
       expect(await shortKey.json()).toMatchObject({ error: { code: 'invalid-body', message: expect.stringContaining('Ed25519') as string } });
-      const existingId = await postJson(`/v1/invites/${invite.inviteId}/redeem`, { device: { id: 'a1', name: 'phone', publicKey: toBase64Url(newDeviceKeyPair().publicKey) } });
+      const existingId = await postJson(`/v1/invites/${invite.inviteId}/redeem`, { device: { id: 'a1', name: 'phone', publicKey: toBase64Url(newDeviceKeyPair().publicKey) }, proof: proofOf(invite.secret) });
       expect(existingId.status).toBe(409);
     });
 
@@ -326,7 +335,7 @@ describe('relay HTTP API', () => {
       const statuses: number[] = [];
       let limited: Response | undefined;
       for (let i = 0; i < 12; i++) {
-        const response = await postJson(`/v1/invites/${newInvite().inviteId}/redeem`, { device });
+        const response = await postJson(`/v1/invites/${newInvite().inviteId}/redeem`, { device, proof: proofOf(randomBytes(16)) });
         statuses.push(response.status);
         if (response.status === 429) limited = response;
       }

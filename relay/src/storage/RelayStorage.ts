@@ -159,10 +159,16 @@ export interface RelayStorage {
   getBlob(accountId: string, blobId: string): Promise<Uint8Array | undefined>;
   /** Whether the account holds the blob. */
   hasBlob(accountId: string, blobId: string): Promise<boolean>;
-  /** Stores a pairing invite until it is taken or expires. */
-  putInvite(inviteId: string, accountId: string, wrapped: Uint8Array, expiresAt: number): Promise<void>;
-  /** Returns the invite once and deletes it; undefined if unknown, taken or expired at `now`. */
-  takeInvite(inviteId: string, now: number): Promise<Invite | undefined>;
+  /**
+   * Stores a pairing invite until it is taken or expires. `proofHash` is the SHA-256 of a proof only
+   * the code's holder can compute, so the invite id alone (in a log, say) cannot redeem it.
+   */
+  putInvite(inviteId: string, accountId: string, wrapped: Uint8Array, expiresAt: number, proofHash: Uint8Array): Promise<void>;
+  /**
+   * Returns the invite once and deletes it, if `proofHash` matches; undefined if unknown, taken,
+   * expired at `now`, or the proof is wrong (the invite is then kept).
+   */
+  takeInvite(inviteId: string, now: number, proofHash: Uint8Array): Promise<Invite | undefined>;
   /** Totals for metrics. */
   stats(): Promise<RelayStorageStats>;
   /** Flushes and releases files; the instance is unusable afterwards. */

@@ -148,6 +148,7 @@ describe('SqliteRelayStorage schema migration', () => {
       db.prepare('INSERT INTO snapshots (account_id, doc_id, covers_seq, nonce, ciphertext, size) VALUES (?, ?, ?, ?, ?, ?)').run(
         'acct', 'doc-1', 2, Buffer.from('nonS'), Buffer.from('snaps'), 9,
       );
+      db.prepare('INSERT INTO invites (invite_id, account_id, wrapped, expires_at) VALUES (?, ?, ?, ?)').run('inv-old', 'acct', Buffer.from('w'), Date.now() + 60_000);
     } finally {
       db.close();
     }
@@ -173,6 +174,11 @@ describe('SqliteRelayStorage schema migration', () => {
     expect(await storage.renameDevice('acct', 'd1', 'old laptop')).toMatchObject({ name: 'old laptop' });
     expect(await storage.putSnapshot('acct', 'doc-1', 3, bytes('nonT'), bytes('snap2'), 'd1')).toEqual({ stored: true, compactedChunks: 1 });
     expect(await storage.listSnapshots('acct', { afterSeq: 2, limit: 10 })).toMatchObject([{ coversSeq: 3, fromDevice: 'd1' }]);
+    // An invite from before redeem proofs cannot be redeemed safely, so it is gone; new ones work.
+    const proofHash = new Uint8Array(32).fill(4);
+    expect(await storage.takeInvite('inv-old', Date.now(), proofHash)).toBeUndefined();
+    await storage.putInvite('inv-new', 'acct', bytes('w'), Date.now() + 60_000, proofHash);
+    expect((await storage.takeInvite('inv-new', Date.now(), proofHash))?.accountId).toBe('acct');
     const recoveryPublicKey = new Uint8Array(32).fill(7);
     await storage.createAccount({ id: 'acct2', createdAt: 2000, quotaBytes: 1, recoveryPublicKey });
     expect((await storage.getAccount('acct2'))?.recoveryPublicKey).toEqual(recoveryPublicKey);
@@ -185,7 +191,7 @@ describe('SqliteRelayStorage schema migration', () => {
     storage = undefined;
     const db = new Database(join(dataDir, 'relay.sqlite'), { readonly: true });
     try {
-      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      expect(db.pragma('user_version', { simple: true })).toBe(3);
       const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'snapshots'").all();
       expect(indexes.map((index) => index.name)).toContain('snapshots_by_seq');
     } finally {

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -25,6 +26,11 @@ import { prepareStatements } from './sqliteStatements.ts';
 import type { AccountRow, ChunkRow, DeviceRow, SnapshotRow, Statements } from './sqliteStatements.ts';
 
 const ED25519_PUBLIC_KEY_BYTES = 32;
+const PROOF_HASH_BYTES = 32;
+
+function proofMatches(stored: Buffer, given: Uint8Array): boolean {
+  return stored.byteLength === PROOF_HASH_BYTES && given instanceof Uint8Array && given.byteLength === PROOF_HASH_BYTES && timingSafeEqual(stored, given);
+}
 
 // better-sqlite3 binds Buffers only; this views the caller's bytes without copying them.
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -323,23 +329,27 @@ export class SqliteRelayStorage implements RelayStorage {
     });
   }
 
-  putInvite(inviteId: string, accountId: string, wrapped: Uint8Array, expiresAt: number): Promise<void> {
+  putInvite(inviteId: string, accountId: string, wrapped: Uint8Array, expiresAt: number, proofHash: Uint8Array): Promise<void> {
     return settle(() => {
       assertNonNegativeInteger(expiresAt, 'expiresAt');
+      if (!(proofHash instanceof Uint8Array) || proofHash.byteLength !== PROOF_HASH_BYTES) {
+        throw new RelayStorageError('invalid-argument', `proofHash must be ${PROOF_HASH_BYTES} bytes`);
+      }
       this.#requireAccount(accountId);
-      const inserted = this.#sql.insertInvite.run(inviteId, accountId, toBuffer(wrapped), expiresAt);
+      const inserted = this.#sql.insertInvite.run(inviteId, accountId, toBuffer(wrapped), expiresAt, toBuffer(proofHash));
       if (inserted.changes === 0) throw new RelayStorageError('invalid-argument', 'invite id already in use');
     });
   }
 
-  takeInvite(inviteId: string, now: number): Promise<Invite | undefined> {
+  takeInvite(inviteId: string, now: number, proofHash: Uint8Array): Promise<Invite | undefined> {
     return settle(() =>
       this.#db.transaction((): Invite | undefined => {
-        const row = this.#sql.selectInvite.get(inviteId);
-        if (row) this.#sql.deleteInvite.run(inviteId);
         // Sweeping here keeps the table bounded without a timer, since invites are taken often.
         this.#sql.deleteExpiredInvites.run(now);
-        if (!row || row.expires_at <= now) return undefined;
+        const row = this.#sql.selectInvite.get(inviteId);
+        // A wrong proof leaves the invite for the device that has the code.
+        if (!row || row.expires_at <= now || !proofMatches(row.proof_hash, proofHash)) return undefined;
+        this.#sql.deleteInvite.run(inviteId);
         return { inviteId: row.invite_id, accountId: row.account_id, wrapped: toBytes(row.wrapped), expiresAt: row.expires_at };
       }).immediate(),
     );

@@ -14,6 +14,8 @@ const A = 'acct-A';
 const B = 'acct-B';
 const QUOTA = 10_000;
 const T0 = 1_700_000_000_000;
+const PROOF = new Uint8Array(32).fill(1);
+const OTHER_PROOF = new Uint8Array(32).fill(2);
 
 function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
@@ -418,26 +420,30 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
     });
 
     describe('invites', () => {
-      it('hands an invite out once', async () => {
-        await storage.putInvite('inv-1', A, bytes('wrapped-key'), T0 + 1000);
-        expect(await storage.takeInvite('inv-1', T0)).toEqual({
+      it('hands an invite out once, and only for the right proof', async () => {
+        await storage.putInvite('inv-1', A, bytes('wrapped-key'), T0 + 1000, PROOF);
+        // A wrong proof gets nothing and leaves the invite for the device that has the code.
+        expect(await storage.takeInvite('inv-1', T0, OTHER_PROOF)).toBeUndefined();
+        expect(await storage.takeInvite('inv-1', T0, new Uint8Array(3))).toBeUndefined();
+        expect(await storage.takeInvite('inv-1', T0, PROOF)).toEqual({
           inviteId: 'inv-1',
           accountId: A,
           wrapped: bytes('wrapped-key'),
           expiresAt: T0 + 1000,
         });
-        expect(await storage.takeInvite('inv-1', T0)).toBeUndefined();
-        expect(await storage.takeInvite('never', T0)).toBeUndefined();
+        expect(await storage.takeInvite('inv-1', T0, PROOF)).toBeUndefined();
+        expect(await storage.takeInvite('never', T0, PROOF)).toBeUndefined();
+        await expect(storage.putInvite('inv-2', A, bytes('w'), T0 + 1000, new Uint8Array(31))).rejects.toMatchObject({ code: 'invalid-argument' });
       });
 
       it('treats an invite as gone from its expiry time on', async () => {
-        await storage.putInvite('inv-1', A, bytes('w1'), T0 + 1000);
-        await storage.putInvite('inv-2', A, bytes('w2'), T0 + 1000);
-        expect(await storage.takeInvite('inv-1', T0 + 1000)).toBeUndefined();
+        await storage.putInvite('inv-1', A, bytes('w1'), T0 + 1000, PROOF);
+        await storage.putInvite('inv-2', A, bytes('w2'), T0 + 1000, PROOF);
+        expect(await storage.takeInvite('inv-1', T0 + 1000, PROOF)).toBeUndefined();
         // Still gone when asked again at a time before its expiry: expired invites are deleted.
-        expect(await storage.takeInvite('inv-2', T0 + 2000)).toBeUndefined();
-        expect(await storage.takeInvite('inv-2', T0)).toBeUndefined();
-        await expect(storage.putInvite('inv-3', 'nobody', bytes('w'), T0)).rejects.toMatchObject({
+        expect(await storage.takeInvite('inv-2', T0 + 2000, PROOF)).toBeUndefined();
+        expect(await storage.takeInvite('inv-2', T0, PROOF)).toBeUndefined();
+        await expect(storage.putInvite('inv-3', 'nobody', bytes('w'), T0, PROOF)).rejects.toMatchObject({
           code: 'unknown-account',
         });
       });
@@ -472,7 +478,7 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
         await storage.appendChunk(A, 'doc-1', chunk('a2'));
         await storage.putSnapshot(A, 'doc-1', 1, bytes('n'), bytes('snap'), 'dev-1');
         await storage.putBlob(A, 'blob1', bytes('blob'));
-        await storage.putInvite('inv-1', A, bytes('w'), T0 + 1000);
+        await storage.putInvite('inv-1', A, bytes('w'), T0 + 1000, PROOF);
         const account = await storage.getAccount(A);
 
         storage = await fixture.reopen();
@@ -488,7 +494,7 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
         expect(await storage.getBlob(A, 'blob1')).toEqual(bytes('blob'));
         expect(await storage.appendChunk(A, 'doc-1', chunk('a1'))).toEqual({ seq: 1, duplicate: true });
         expect(await storage.appendChunk(A, 'doc-1', chunk('a3'))).toEqual({ seq: 3, duplicate: false });
-        expect((await storage.takeInvite('inv-1', T0))?.wrapped).toEqual(bytes('w'));
+        expect((await storage.takeInvite('inv-1', T0, PROOF))?.wrapped).toEqual(bytes('w'));
       });
     });
   });

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 // Sizes are stored beside payloads so that quota bookkeeping never has to re-read ciphertext.
-const SCHEMA_V2 = `
+const SCHEMA_V3 = `
 CREATE TABLE accounts (
   id TEXT PRIMARY KEY,
   created_at INTEGER NOT NULL,
@@ -71,7 +71,8 @@ CREATE TABLE invites (
   invite_id TEXT PRIMARY KEY,
   account_id TEXT NOT NULL REFERENCES accounts(id),
   wrapped BLOB NOT NULL,
-  expires_at INTEGER NOT NULL
+  expires_at INTEGER NOT NULL,
+  proof_hash BLOB NOT NULL
 ) STRICT;
 CREATE INDEX invites_by_expiry ON invites (expires_at);
 `;
@@ -88,6 +89,13 @@ ALTER TABLE snapshots ADD COLUMN from_device TEXT NOT NULL DEFAULT '${UNKNOWN_SN
 CREATE INDEX snapshots_by_seq ON snapshots (account_id, covers_seq, doc_id);
 `;
 
+// Invites live minutes; those waiting during an upgrade have no proof hash and cannot be redeemed
+// safely, so they go, and their devices make new ones.
+const MIGRATE_V2_TO_V3 = `
+DELETE FROM invites;
+ALTER TABLE invites ADD COLUMN proof_hash BLOB NOT NULL DEFAULT x'';
+`;
+
 /** Sets the durability pragmas and creates or checks the schema. */
 export function prepareDatabase(db: Database.Database): void {
   db.pragma('journal_mode = WAL');
@@ -102,8 +110,9 @@ export function prepareDatabase(db: Database.Database): void {
     // Read again under the write lock, so two processes opening one old file cannot both migrate it.
     const version = readVersion();
     if (version === SCHEMA_VERSION) return;
-    if (version === 0) db.exec(SCHEMA_V2);
-    else if (version === 1) db.exec(MIGRATE_V1_TO_V2);
+    if (version === 0) db.exec(SCHEMA_V3);
+    else if (version === 1) db.exec(MIGRATE_V1_TO_V2 + MIGRATE_V2_TO_V3);
+    else if (version === 2) db.exec(MIGRATE_V2_TO_V3);
     else throw new Error(`relay database has schema version ${version}; this relay knows ${SCHEMA_VERSION}`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();

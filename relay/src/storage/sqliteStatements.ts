@@ -41,6 +41,7 @@ export interface InviteRow {
   account_id: string;
   wrapped: Buffer;
   expires_at: number;
+  proof_hash: Buffer;
 }
 
 export interface StatsRow {
@@ -75,7 +76,7 @@ export interface Statements {
   deleteCoveredChunks: Database.Statement<[string, string, number]>;
   selectBlob: Database.Statement<[string, string], { size: number }>;
   insertBlob: Database.Statement<[string, string, number]>;
-  insertInvite: Database.Statement<[string, string, Buffer, number]>;
+  insertInvite: Database.Statement<[string, string, Buffer, number, Buffer]>;
   selectInvite: Database.Statement<[string], InviteRow>;
   deleteInvite: Database.Statement<[string]>;
   deleteExpiredInvites: Database.Statement<[number]>;
@@ -160,8 +161,8 @@ export function prepareStatements(db: Database.Database): Statements {
       'SELECT size FROM blobs WHERE account_id = ? AND blob_id = ?',
     ),
     insertBlob: db.prepare<[string, string, number]>('INSERT INTO blobs (account_id, blob_id, size) VALUES (?, ?, ?)'),
-    insertInvite: db.prepare<[string, string, Buffer, number]>(
-      'INSERT INTO invites (invite_id, account_id, wrapped, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    insertInvite: db.prepare<[string, string, Buffer, number, Buffer]>(
+      'INSERT INTO invites (invite_id, account_id, wrapped, expires_at, proof_hash) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     selectInvite: db.prepare<[string], InviteRow>('SELECT * FROM invites WHERE invite_id = ?'),
     deleteInvite: db.prepare<[string]>('DELETE FROM invites WHERE invite_id = ?'),

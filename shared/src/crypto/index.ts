@@ -8,7 +8,7 @@ export { CryptoError, isCryptoError } from './errors.ts';
 export type { CryptoErrorCode } from './errors.ts';
 export { newInboxKeyPair, openInbox, sealToInbox } from './inbox.ts';
 export type { InboxKeyPair } from './inbox.ts';
-export { INVITE_QR_PREFIX, INVITE_SECRET_LENGTH, newInvite, parseInviteCode, unwrapAccountKey, wrapAccountKey } from './pairing.ts';
+export { INVITE_QR_PREFIX, INVITE_SECRET_LENGTH, newInvite, parseInviteCode, redeemProof, redeemProofHash, unwrapAccountKey, wrapAccountKey } from './pairing.ts';
 export type { Invite, JsonValue, ParsedInvite, UnwrappedInvite } from './pairing.ts';
 export { accountKeyToPhrase, phraseToAccountKey, RECOVERY_WORD_COUNT } from './recovery.ts';
 export { FRAME_VERSION, NONCE_LENGTH, open, seal, sealFrame, openFrame, SEAL_KEY_LENGTH } from './seal.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newAccountKey } from './accountKeys.ts';
-import { fromBase64Url, randomBytes } from './bytes.ts';
-import { newInvite, parseInviteCode, unwrapAccountKey, wrapAccountKey } from './pairing.ts';
+import { fromBase64Url, randomBytes, toBase64Url } from './bytes.ts';
+import { newInvite, parseInviteCode, redeemProof, redeemProofHash, unwrapAccountKey, wrapAccountKey } from './pairing.ts';
 
 const payload = { accountId: 'acct_123', relayUrl: 'https://relay.example' };
 
@@ -87,5 +87,17 @@ describe('pairing invite', () => {
     expect(() => wrapAccountKey(invite.secret, invite.inviteId, randomBytes(16), payload)).toThrow(
       expect.objectContaining({ code: 'BAD_KEY' }),
     );
+  });
+
+  it('derives a redeem proof from the code alone, unrelated to the invite id the relay sees', () => {
+    const invite = newInvite();
+    const typed = parseInviteCode(invite.code);
+    const proof = redeemProof(typed.secret);
+    expect(proof).toEqual(redeemProof(invite.secret));
+    expect(proof).toHaveLength(32);
+    expect(toBase64Url(proof)).not.toBe(invite.inviteId);
+    expect(redeemProofHash(proof)).not.toEqual(proof);
+    expect(redeemProofHash(proof)).toEqual(redeemProofHash(redeemProof(invite.secret)));
+    expect(redeemProof(newInvite().secret)).not.toEqual(proof);
   });
 });

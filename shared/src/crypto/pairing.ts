@@ -15,6 +15,7 @@ export const INVITE_QR_PREFIX = 'lva-pair:';
 
 const INVITE_ID_INFO = utf8Encode('lva/v1/pair/invite-id');
 const WRAP_KEY_INFO = utf8Encode('lva/v1/pair/wrap-key');
+const REDEEM_PROOF_INFO = utf8Encode('lva/v1/pair/redeem-proof');
 const CHECK_LABEL = 'lva/v1/pair/code-check';
 const WRAP_AAD_LABEL = 'lva/v1/pair/wrapped-account-key';
 
@@ -49,6 +50,20 @@ function checkFor(secret: Uint8Array): Uint8Array {
 function formatCode(secret: Uint8Array): string {
   const symbols = toCrockford(concatBytes(secret, checkFor(secret)));
   return symbols.match(new RegExp(`.{1,${GROUP_SIZE}}`, 'gu'))!.join('-');
+}
+
+/**
+ * What the joining device shows the relay to redeem the invite. The inviting device registers only
+ * its SHA-256 (`redeemProofHash`), so the relay's database and logs, which hold the invite id, are
+ * not enough to redeem it in the joining device's place.
+ */
+export function redeemProof(secret: Uint8Array): Uint8Array {
+  requireKey(secret, INVITE_SECRET_LENGTH, 'invite secret');
+  return hkdf(sha256, secret, undefined, REDEEM_PROOF_INFO, 32);
+}
+
+export function redeemProofHash(proof: Uint8Array): Uint8Array {
+  return sha256(proof);
 }
 
 /** Made on a device that already has the account key, shown as a code and a QR code. */

@@ -68,19 +68,24 @@ const Wrapped = z
   .max(base64UrlLength(MAX_WRAPPED_INVITE_BYTES), `wrapped is over ${MAX_WRAPPED_INVITE_BYTES} bytes`);
 
 /** POST /v1/invites (authenticated): stores the wrapped account key under the invite id until redeemed or expired. */
+/** 32 bytes as unpadded base64url: a redeem proof or its SHA-256 (crypto/pairing.ts). */
+const Proof = z.string().regex(/^[A-Za-z0-9_-]{43}$/u, 'not 32 bytes of base64url');
+
 export const CreateInviteBody = z.strictObject({
   inviteId: InviteId,
   wrapped: Wrapped,
+  /** SHA-256 of the redeem proof: the relay checks a redeem against it without being able to make one. */
+  proofHash: Proof,
   ttlSeconds: z.number().int().min(MIN_INVITE_TTL_SECONDS).max(MAX_INVITE_TTL_SECONDS).default(DEFAULT_INVITE_TTL_SECONDS),
 });
 export const CreateInviteResponse = z.strictObject({ inviteId: InviteId, expiresAt: z.number().int() });
 
 /**
- * POST /v1/invites/:inviteId/redeem (no device auth: the joining device has none yet). Takes the
- * invite once, registers the new device's public key with the inviting account and hands back the
+ * POST /v1/invites/:inviteId/redeem (no device auth: the joining device has none yet). With the
+ * proof only the code's holder can compute, takes the invite once, registers the new device's public key with the inviting account and hands back the
  * wrapped key, which only the holder of the code can open.
  */
-export const RedeemInviteBody = z.strictObject({ device: NewDeviceBody });
+export const RedeemInviteBody = z.strictObject({ device: NewDeviceBody, proof: Proof });
 export const RedeemInviteResponse = z.strictObject({ accountId: AccountId, wrapped: Wrapped, device: DeviceInfo });
 export type RedeemInviteResponse = z.infer<typeof RedeemInviteResponse>;
 

@@ -10,6 +10,8 @@ import {
   parseInviteCode,
   RedeemInviteBody,
   RedeemInviteResponse,
+  redeemProof,
+  redeemProofHash,
   RELAY_ROUTES,
   toBase64Url,
   unwrapAccountKey,
@@ -58,7 +60,12 @@ export async function createInvite(dataDir: string, options: { ttlSeconds?: numb
   if (!keys || !device) throw new CoreError('BAD_INPUT', `sync is not set up for ${dataDir}; run lva init --relay URL first`);
   const invite = newInvite();
   const wrapped = wrapAccountKey(invite.secret, invite.inviteId, keys.accountKey, { accountUrl: device.accountUrl, relayUrl: keys.relayUrl });
-  const body = CreateInviteBody.parse({ inviteId: invite.inviteId, wrapped: toBase64Url(wrapped), ttlSeconds: options.ttlSeconds ?? DEFAULT_INVITE_TTL_SECONDS });
+  const body = CreateInviteBody.parse({
+    inviteId: invite.inviteId,
+    wrapped: toBase64Url(wrapped),
+    proofHash: toBase64Url(redeemProofHash(redeemProof(invite.secret))),
+    ttlSeconds: options.ttlSeconds ?? DEFAULT_INVITE_TTL_SECONDS,
+  });
   const created = await new RelayApi(keys.relayUrl).json(CreateInviteResponse, { method: 'POST', path: RELAY_ROUTES.invites, body, signer: signerOf(keys) });
   return { code: invite.code, link: pairingLink(invite.code, keys.relayUrl), expiresAt: created.expiresAt, relayUrl: keys.relayUrl };
 }
@@ -89,7 +96,10 @@ export async function redeemInvite(dataDir: string, input: string, options: Rede
   }
   const pair = newDeviceKeyPair();
   const deviceId = newDeviceId();
-  const body = RedeemInviteBody.parse({ device: { id: deviceId, name: options.deviceName, publicKey: toBase64Url(pair.publicKey) } });
+  const body = RedeemInviteBody.parse({
+    device: { id: deviceId, name: options.deviceName, publicKey: toBase64Url(pair.publicKey) },
+    proof: toBase64Url(redeemProof(parsed.secret)),
+  });
   let redeemed;
   try {
     redeemed = await new RelayApi(relayUrl).json(RedeemInviteResponse, { method: 'POST', path: RELAY_ROUTES.redeem(parsed.inviteId), body });
