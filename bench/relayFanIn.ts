@@ -20,6 +20,7 @@ import {
   fromBase64Url,
   newAccountKey,
   newDeviceKeyPair,
+  inboxKeyPairFor,
   newInvite,
   redeemProof,
   redeemProofHash,
@@ -111,6 +112,7 @@ async function registerAccount(base: URL, index: number): Promise<Identity[]> {
       accountId,
       device: { id: firstId, name: 'bench-0', publicKey: toBase64Url(first.publicKey) },
       recoveryPublicKey: toBase64Url(recoveryKeyPair(accountKey).publicKey),
+      inboxPublicKey: toBase64Url(inboxKeyPairFor(accountKey).publicKey),
     }),
     201,
   );

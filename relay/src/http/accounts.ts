@@ -26,13 +26,14 @@ export async function accountRoutes(app: FastifyInstance, { storage, config }: A
   app.post('/v1/accounts', { bodyLimit: jsonBodyLimit(config), onRequest: rateLimitHook(limiter, 'new accounts') }, async (request, reply) => {
     const parsed = parseJsonBody(request, RegisterAccountBody);
     if (!parsed.ok) return sendError(reply, 400, parsed.code, parsed.message);
-    const { accountId, device, recoveryPublicKey } = parsed.data;
+    const { accountId, device, recoveryPublicKey, inboxPublicKey } = parsed.data;
     const problem = newDeviceProblem(device);
     if (problem) return sendError(reply, 400, 'invalid-body', problem);
     // Recovery verifies Ed25519 signatures with it, so any other key would lock recovery out for good.
     if (!isEd25519Key(recoveryPublicKey)) {
       return sendError(reply, 400, 'invalid-body', 'recoveryPublicKey: recoveryPublicKey must be a 32-byte Ed25519 key');
     }
+    if (!isEd25519Key(inboxPublicKey)) return sendError(reply, 400, 'invalid-body', 'inboxPublicKey: inboxPublicKey must be a 32-byte X25519 key');
     const now = Date.now();
     try {
       const account = await storage.createAccount({
@@ -40,6 +41,7 @@ export async function accountRoutes(app: FastifyInstance, { storage, config }: A
         createdAt: now,
         quotaBytes: config.limits.accountQuotaBytes,
         recoveryPublicKey: fromBase64Url(recoveryPublicKey),
+        inboxPublicKey: fromBase64Url(inboxPublicKey),
       });
       const stored = await storage.addDevice(accountId, {
         id: device.id,

@@ -7,6 +7,7 @@ import {
   newAccountKey,
   newDeviceKeyPair,
   newInvite,
+  inboxKeyPairFor,
   parseInviteCode,
   redeemProof,
   redeemProofHash,
@@ -80,6 +81,7 @@ describe('relay HTTP API', () => {
       accountId,
       device: { id: deviceId, name: 'laptop', publicKey: toBase64Url(keys.publicKey) },
       recoveryPublicKey: toBase64Url(recoveryKeyPair(accountKey).publicKey),
+      inboxPublicKey: toBase64Url(inboxKeyPairFor(accountKey).publicKey),
     });
     expect(response.status).toBe(201);
     return { device: { accountId, deviceId, keys }, accountKey };
@@ -128,16 +130,22 @@ describe('relay HTTP API', () => {
   });
 
   describe('accounts', () => {
-    it('stores the recovery key and refuses accounts without a usable one', async () => {
+    it('stores the recovery and inbox keys and refuses accounts without usable ones', async () => {
       const { accountKey } = await register('acctA');
-      expect((await storage.getAccount('acctA'))?.recoveryPublicKey).toEqual(recoveryKeyPair(accountKey).publicKey);
+      const stored = await storage.getAccount('acctA');
+      expect(stored?.recoveryPublicKey).toEqual(recoveryKeyPair(accountKey).publicKey);
+      expect(stored?.inboxPublicKey).toEqual(inboxKeyPairFor(accountKey).publicKey);
 
       const device = { id: 'd1', name: 'laptop', publicKey: toBase64Url(newDeviceKeyPair().publicKey) };
-      const missing = await postJson('/v1/accounts', { accountId: 'acctB', device });
+      const key = toBase64Url(newDeviceKeyPair().publicKey);
+      const missing = await postJson('/v1/accounts', { accountId: 'acctB', device, inboxPublicKey: key });
       expect(missing.status).toBe(400);
       expect(await missing.json()).toMatchObject({ error: { code: 'invalid-body', message: expect.stringContaining('recoveryPublicKey') as string } });
-      const notEd25519 = await postJson('/v1/accounts', { accountId: 'acctB', device, recoveryPublicKey: toBase64Url(randomBytes(33)) });
+      const notEd25519 = await postJson('/v1/accounts', { accountId: 'acctB', device, recoveryPublicKey: toBase64Url(randomBytes(33)), inboxPublicKey: key });
       expect(notEd25519.status).toBe(400);
+      const noInbox = await postJson('/v1/accounts', { accountId: 'acctB', device, recoveryPublicKey: key });
+      expect(noInbox.status).toBe(400);
+      expect(await noInbox.json()).toMatchObject({ error: { code: 'invalid-body', message: expect.stringContaining('inboxPublicKey') as string } });
       expect(await storage.getAccount('acctB')).toBeUndefined();
     });
 
@@ -147,7 +155,8 @@ describe('relay HTTP API', () => {
       await register('acctA');
       await register('acctB');
       const device = { id: 'd1', name: 'laptop', publicKey: toBase64Url(newDeviceKeyPair().publicKey) };
-      const third = await postJson('/v1/accounts', { accountId: 'acctC', device, recoveryPublicKey: toBase64Url(newDeviceKeyPair().publicKey) });
+      const key = toBase64Url(newDeviceKeyPair().publicKey);
+      const third = await postJson('/v1/accounts', { accountId: 'acctC', device, recoveryPublicKey: key, inboxPublicKey: key });
       expect(third.status).toBe(429);
       expect(await third.json()).toMatchObject({ error: { code: 'rate-limited' } });
       expect(await storage.getAccount('acctC')).toBeUndefined();

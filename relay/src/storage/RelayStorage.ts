@@ -18,6 +18,8 @@ export interface Account {
   readonly lastSeq: number;
   /** Ed25519 key derived from the account key (crypto/accountIdentity.ts); enrols a device when all are lost. */
   readonly recoveryPublicKey?: Uint8Array;
+  /** X25519 key of the phone-call inbox: the relay seals call audio to it, only devices can open it. */
+  readonly inboxPublicKey?: Uint8Array;
 }
 
 export interface NewAccount {
@@ -25,6 +27,7 @@ export interface NewAccount {
   readonly createdAt: number;
   readonly quotaBytes: number;
   readonly recoveryPublicKey?: Uint8Array;
+  readonly inboxPublicKey?: Uint8Array;
 }
 
 export interface Device {

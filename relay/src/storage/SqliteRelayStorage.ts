@@ -54,7 +54,11 @@ function settle<T>(work: () => T): Promise<T> {
 
 function toAccount(row: AccountRow): Account {
   const account = { id: row.id, createdAt: row.created_at, quotaBytes: row.quota_bytes, usedBytes: row.used_bytes, lastSeq: row.last_seq };
-  return row.recovery_public_key === null ? account : { ...account, recoveryPublicKey: toBytes(row.recovery_public_key) };
+  return {
+    ...account,
+    ...(row.recovery_public_key === null ? {} : { recoveryPublicKey: toBytes(row.recovery_public_key) }),
+    ...(row.inbox_public_key === null ? {} : { inboxPublicKey: toBytes(row.inbox_public_key) }),
+  };
 }
 
 function toDevice(row: DeviceRow): Device {
@@ -137,11 +141,15 @@ export class SqliteRelayStorage implements RelayStorage {
       assertNonNegativeInteger(account.quotaBytes, 'quotaBytes');
       const recoveryKey = account.recoveryPublicKey;
       if (recoveryKey !== undefined) assertEd25519PublicKey(recoveryKey, 'recoveryPublicKey');
+      const inboxKey = account.inboxPublicKey;
+      // X25519 public keys are 32 bytes like Ed25519 ones; the length is what storage can check.
+      if (inboxKey !== undefined) assertEd25519PublicKey(inboxKey, 'inboxPublicKey');
       const inserted = this.#sql.insertAccount.run(
         account.id,
         account.createdAt,
         account.quotaBytes,
         recoveryKey === undefined ? null : toBuffer(recoveryKey),
+        inboxKey === undefined ? null : toBuffer(inboxKey),
       );
       if (inserted.changes === 0) {
         throw new RelayStorageError('account-exists', `account ${account.id} already exists`);

@@ -62,18 +62,23 @@ export function runRelayStorageTests(name: string, setup: () => Promise<RelaySto
         expect(await storage.getAccount('nobody')).toBeUndefined();
       });
 
-      it('keeps the recovery public key given at creation, and has none when none was given', async () => {
-        const created = await storage.createAccount({ id: 'recoverable', createdAt: T0, quotaBytes: QUOTA, recoveryPublicKey: publicKey(9) });
-        const expected = { id: 'recoverable', createdAt: T0, quotaBytes: QUOTA, usedBytes: 0, lastSeq: 0, recoveryPublicKey: publicKey(9) };
+      it('keeps the recovery and inbox public keys given at creation, and has none when none were given', async () => {
+        const keys = { recoveryPublicKey: publicKey(9), inboxPublicKey: publicKey(8) };
+        const created = await storage.createAccount({ id: 'recoverable', createdAt: T0, quotaBytes: QUOTA, ...keys });
+        const expected = { id: 'recoverable', createdAt: T0, quotaBytes: QUOTA, usedBytes: 0, lastSeq: 0, ...keys };
         expect(created).toEqual(expected);
         expect(await storage.getAccount('recoverable')).toEqual(expected);
         expect(await storage.getAccount(A)).not.toHaveProperty('recoveryPublicKey');
+        expect(await storage.getAccount(A)).not.toHaveProperty('inboxPublicKey');
       });
 
-      it('refuses a recovery public key that is not 32 bytes, creating nothing', async () => {
+      it('refuses a recovery or inbox public key that is not 32 bytes, creating nothing', async () => {
         for (const key of [new Uint8Array(31), new Uint8Array(33), new Uint8Array(0)]) {
           await expect(
             storage.createAccount({ id: 'badkey', createdAt: T0, quotaBytes: QUOTA, recoveryPublicKey: key }),
+          ).rejects.toMatchObject({ code: 'invalid-argument' });
+          await expect(
+            storage.createAccount({ id: 'badkey', createdAt: T0, quotaBytes: QUOTA, inboxPublicKey: key }),
           ).rejects.toMatchObject({ code: 'invalid-argument' });
         }
         expect(await storage.getAccount('badkey')).toBeUndefined();

@@ -12,7 +12,8 @@ CREATE TABLE accounts (
   last_seq INTEGER NOT NULL DEFAULT 0,
   duplicate_chunks INTEGER NOT NULL DEFAULT 0,
   bytes_written INTEGER NOT NULL DEFAULT 0,
-  recovery_public_key BLOB
+  recovery_public_key BLOB,
+  inbox_public_key BLOB
 ) STRICT;
 
 CREATE TABLE devices (
@@ -94,6 +95,7 @@ CREATE INDEX snapshots_by_seq ON snapshots (account_id, covers_seq, doc_id);
 const MIGRATE_V2_TO_V3 = `
 DELETE FROM invites;
 ALTER TABLE invites ADD COLUMN proof_hash BLOB NOT NULL DEFAULT x'';
+ALTER TABLE accounts ADD COLUMN inbox_public_key BLOB;
 `;
 
 /** Sets the durability pragmas and creates or checks the schema. */

@@ -7,6 +7,7 @@ export interface AccountRow {
   used_bytes: number;
   last_seq: number;
   recovery_public_key: Buffer | null;
+  inbox_public_key: Buffer | null;
 }
 
 export interface DeviceRow {
@@ -53,7 +54,7 @@ export interface StatsRow {
 }
 
 export interface Statements {
-  insertAccount: Database.Statement<[string, number, number, Buffer | null]>;
+  insertAccount: Database.Statement<[string, number, number, Buffer | null, Buffer | null]>;
   selectAccount: Database.Statement<[string], AccountRow>;
   insertDevice: Database.Statement<[string, string, string, Buffer, number]>;
   selectDevice: Database.Statement<[string, string], DeviceRow>;
@@ -86,11 +87,11 @@ export interface Statements {
 /** Every statement the SQLite relay storage runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database): Statements {
   return {
-    insertAccount: db.prepare<[string, number, number, Buffer | null]>(
-      'INSERT INTO accounts (id, created_at, quota_bytes, recovery_public_key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    insertAccount: db.prepare<[string, number, number, Buffer | null, Buffer | null]>(
+      'INSERT INTO accounts (id, created_at, quota_bytes, recovery_public_key, inbox_public_key) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     selectAccount: db.prepare<[string], AccountRow>(
-      'SELECT id, created_at, quota_bytes, used_bytes, last_seq, recovery_public_key FROM accounts WHERE id = ?',
+      'SELECT id, created_at, quota_bytes, used_bytes, last_seq, recovery_public_key, inbox_public_key FROM accounts WHERE id = ?',
     ),
     insertDevice: db.prepare<[string, string, string, Buffer, number]>(
       'INSERT INTO devices (account_id, id, name, public_key, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',

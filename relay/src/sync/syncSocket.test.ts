@@ -58,6 +58,7 @@ describe('sync socket', () => {
         accountId,
         device: { id: deviceId, name: 'laptop', publicKey: typeof publicKey === 'string' ? publicKey : toBase64Url(publicKey) },
         recoveryPublicKey: toBase64Url(newDeviceKeyPair().publicKey),
+        inboxPublicKey: toBase64Url(newDeviceKeyPair().publicKey),
       }),
     });
   }

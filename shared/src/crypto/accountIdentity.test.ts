@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { accountIdFor, recoveryKeyPair, recoveryMessage, signRecovery } from './accountIdentity.ts';
+import { accountIdFor, inboxKeyPairFor, recoveryKeyPair, recoveryMessage, signRecovery } from './accountIdentity.ts';
+import { openInbox, sealToInbox } from './inbox.ts';
 import { newAccountKey } from './accountKeys.ts';
 import { verifySignature } from './requestSigning.ts';
 
@@ -33,5 +34,14 @@ describe('account identity from the account key', () => {
       expect(verifySignature(publicKey, changed, signature)).toBe(false);
     }
     expect(verifySignature(recoveryKeyPair(newAccountKey()).publicKey, message, signature)).toBe(false);
+  });
+
+  it('derives an inbox key pair every device of the account shares, which opens what is sealed to it', () => {
+    const key = newAccountKey();
+    const inbox = inboxKeyPairFor(key);
+    expect(inboxKeyPairFor(Uint8Array.from(key)).publicKey).toEqual(inbox.publicKey);
+    expect(inboxKeyPairFor(newAccountKey()).publicKey).not.toEqual(inbox.publicKey);
+    const sealed = sealToInbox(inbox.publicKey, new TextEncoder().encode('voicemail'));
+    expect(new TextDecoder().decode(openInbox(inboxKeyPairFor(key), sealed))).toBe('voicemail');
   });
 });

@@ -13,6 +13,6 @@ export type { Invite, JsonValue, ParsedInvite, UnwrappedInvite } from './pairing
 export { accountKeyToPhrase, phraseToAccountKey, RECOVERY_WORD_COUNT } from './recovery.ts';
 export { FRAME_VERSION, NONCE_LENGTH, open, seal, sealFrame, openFrame, SEAL_KEY_LENGTH } from './seal.ts';
 export type { Sealed } from './seal.ts';
-export { accountIdFor, RECOVERY_LABEL, recoveryKeyPair, recoveryMessage, signRecovery } from './accountIdentity.ts';
+export { accountIdFor, inboxKeyPairFor, RECOVERY_LABEL, recoveryKeyPair, recoveryMessage, signRecovery } from './accountIdentity.ts';
 export { AUTH_HEADERS, REQUEST_AUTH_LABEL, REQUEST_MAX_SKEW_MS, requestMessage, signRequest, verifyRequest, verifySignature } from './requestSigning.ts';
 export type { RequestSigner, SignedRequestParts } from './requestSigning.ts';

@@ -38,11 +38,13 @@ export const NewDeviceBody = z.strictObject({
 });
 export type NewDeviceBody = z.infer<typeof NewDeviceBody>;
 
-/** POST /v1/accounts: a new account with its first device and the public half of its recovery key. */
+/** POST /v1/accounts: a new account with its first device and the public halves of its recovery and inbox keys. */
 export const RegisterAccountBody = z.strictObject({
   accountId: AccountId,
   device: NewDeviceBody,
   recoveryPublicKey: PublicKey,
+  /** X25519 public key of the phone-call inbox, which the relay seals call audio to. */
+  inboxPublicKey: PublicKey,
 });
 export type RegisterAccountBody = z.infer<typeof RegisterAccountBody>;
 

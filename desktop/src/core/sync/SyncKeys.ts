@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { accountIdFor, fromBase64Url, newAccountKey, newDeviceKeyPair, recoveryKeyPair, RegisterAccountBody, toBase64Url } from '@lva/shared';
+import { accountIdFor, fromBase64Url, inboxKeyPairFor, newAccountKey, newDeviceKeyPair, recoveryKeyPair, RegisterAccountBody, toBase64Url } from '@lva/shared';
 import type { RequestSigner } from '@lva/shared';
 import { z } from 'zod';
 import { dataDirLayout } from '../DataDir.ts';
@@ -123,6 +123,7 @@ export async function initSync(dataDir: string, relayUrl: string): Promise<SyncK
     accountId: keys.accountId,
     device: { id: keys.deviceId, name: device.deviceName, publicKey: toBase64Url(keys.publicKey) },
     recoveryPublicKey: toBase64Url(recoveryKeyPair(accountKey).publicKey),
+    inboxPublicKey: toBase64Url(inboxKeyPairFor(accountKey).publicKey),
   });
   await new RelayApi(relayUrl).call({ method: 'POST', path: '/v1/accounts', body });
   // Written only after the relay accepted it: a crash in between leaves an unused account on the relay, nothing here.
