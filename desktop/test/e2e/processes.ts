@@ -7,7 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export const LVA = path.resolve(import.meta.dirname, '../../bin/lva.js');
 export const RELAY_MAIN = path.resolve(import.meta.dirname, '../../../relay/src/main.ts');
@@ -329,4 +331,28 @@ export async function waitUntil(ready: () => Promise<boolean> | boolean, timeout
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`);
     await sleep(intervalMs);
   }
+}
+
+export interface RelaySuite {
+  root: string;
+  port: number;
+  relayDir: string;
+  /** Replaced when a test restarts the relay on the same port and data dir. */
+  relay: RelayProcess;
+}
+
+/** A temp root and one relay process on a free port for a describe block; both go afterwards. */
+export function relaySuite(prefix: string): RelaySuite {
+  const suite = {} as RelaySuite;
+  beforeAll(async () => {
+    suite.root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    suite.port = await freePort();
+    suite.relayDir = path.join(suite.root, 'relay');
+    suite.relay = await startRelay(suite.port, suite.relayDir);
+  });
+  afterAll(async () => {
+    await suite.relay?.stop();
+    fs.rmSync(suite.root, { recursive: true, force: true });
+  });
+  return suite;
 }

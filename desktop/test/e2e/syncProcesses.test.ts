@@ -7,22 +7,20 @@
  *
  * Random choices (when to kill) come from E2E_SEED, printed with each such test, to replay a failure.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { accountKeyToPhrase, newAccountKey, phraseToAccountKey } from '@lva/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../shared/test/seededRandom.ts';
 import {
   chunksAppended,
   describeRun,
   exportAll,
   filesContaining,
-  freePort,
   httpRequests,
   killLeftovers,
   lva,
   lvaJson,
+  relaySuite,
   sleep,
   startLva,
   startRelay,
@@ -31,7 +29,6 @@ import {
   writeJsonl,
   type Exported,
   type ImportLine,
-  type RelayProcess,
   type Run,
   type WatchProcess,
 } from './processes.ts';
@@ -121,33 +118,18 @@ function spreadLines(prefix: string, start: number, count: number, months: numbe
 afterAll(() => killLeftovers());
 
 describe('three devices converge through a relay that goes down and comes back', () => {
-  let root: string;
-  let relay: RelayProcess;
-  let port: number;
-  let relayDir: string;
-
-  beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-e2e-converge-'));
-    port = await freePort();
-    relayDir = path.join(root, 'relay');
-    relay = await startRelay(port, relayDir);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  const suite = relaySuite('lva-e2e-converge-');
 
   it('captures made offline on A, B and C reach every device once; export and search agree everywhere; the relay holds no plaintext', { timeout: 300_000 }, async () => {
-    const url = relay.url;
+    const url = suite.relay.url;
     const {
       dirs: [A, B, C],
-    } = await pairedDevices(root, url, ['laptop', 'tablet', 'phone']);
+    } = await pairedDevices(suite.root, url, ['laptop', 'tablet', 'phone']);
     const devices = [A!, B!, C!];
 
     // Offline for real: the relay process is gone while the devices capture.
-    await relay.stop();
-    expect(await fails(A!, ['sync', '--once'])).toContain(`127.0.0.1:${port}`);
+    await suite.relay.stop();
+    expect(await fails(A!, ['sync', '--once'])).toContain(`127.0.0.1:${suite.port}`);
 
     // Each device writes into the same month (March 2025, and today): the shards they share are edited concurrently.
     const batches: ImportLine[][] = [
@@ -175,7 +157,7 @@ describe('three devices converge through a relay that goes down and comes back',
     await Promise.all(
       devices.map(async (dir, d) => {
         const lines = batches[d]!.map((l, i) => ({ ...l, createdAt: new Date(Date.UTC(2025, 2, 3 + 2 * d, 9 + i)).toISOString() }));
-        const imported = await lvaJson<ImportOut>(dir, ['import', writeJsonl(path.join(root, `offline-${d}.jsonl`), lines), '--no-wait']);
+        const imported = await lvaJson<ImportOut>(dir, ['import', writeJsonl(path.join(suite.root, `offline-${d}.jsonl`), lines), '--no-wait']);
         expect(imported.map((o) => o.line)).toEqual([1, 2, 3, 4]);
         imported.forEach((o, i) => expected.set(o.id, lines[i]!.text));
         const { id } = await lvaJson<{ id: string }>(dir, ['capture', notes[d]!, '--no-wait']);
@@ -184,7 +166,7 @@ describe('three devices converge through a relay that goes down and comes back',
     );
     expect(expected.size).toBe(15);
 
-    relay = await startRelay(port, relayDir);
+    suite.relay = await startRelay(suite.port, suite.relayDir);
     // Round one, all at once: everyone pushes what they captured offline and pulls what is there.
     const round1 = await Promise.all(devices.map((dir) => lvaJson<SyncOut>(dir, ['sync', '--once'])));
     for (const r of round1) {
@@ -225,39 +207,24 @@ describe('three devices converge through a relay that goes down and comes back',
     }
 
     // The relay stores ciphertext only: no captured phrase is in any of its files.
-    expect(filesContaining(relayDir, [...expected.values()])).toEqual([]);
+    expect(filesContaining(suite.relayDir, [...expected.values()])).toEqual([]);
   });
 });
 
 describe('interrupted syncs: the relay or a device is SIGKILLed mid-sync', () => {
-  let root: string;
-  let relay: RelayProcess;
-  let port: number;
-  let relayDir: string;
-
-  beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-e2e-kill-'));
-    port = await freePort();
-    relayDir = path.join(root, 'relay');
-    relay = await startRelay(port, relayDir);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  const suite = relaySuite('lva-e2e-kill-');
 
   it('the relay dies while A pushes and B watches; after a restart on the same port A syncs and B catches up by itself', { timeout: 300_000 }, async () => {
-    const url = relay.url;
+    const url = suite.relay.url;
     const {
       dirs: [A, B],
-    } = await pairedDevices(path.join(root, 'restart'), url, ['laptop', 'tablet']);
+    } = await pairedDevices(path.join(suite.root, 'restart'), url, ['laptop', 'tablet']);
 
     let watch: WatchProcess = startWatch(B!);
     await watch.waitFor(/connected \(/);
 
     const lines = spreadLines('rr', 0, 300, 30);
-    const imported = await lvaJson<ImportOut>(A!, ['import', writeJsonl(path.join(root, 'restart.jsonl'), lines), '--no-wait']);
+    const imported = await lvaJson<ImportOut>(A!, ['import', writeJsonl(path.join(suite.root, 'restart.jsonl'), lines), '--no-wait']);
     expect(imported).toHaveLength(300);
 
     // A starts pushing; the relay is SIGKILLed as soon as it has stored anything of it.
@@ -267,7 +234,7 @@ describe('interrupted syncs: the relay or a device is SIGKILLed mid-sync', () =>
     void sync.done.then(() => (exited = true));
     await waitUntil(async () => exited || (await chunksAppended(url)) > before, 120_000, 'the relay to store a chunk from A', 20);
     const killedAt = watch.stderr().length;
-    await relay.kill();
+    await suite.relay.kill();
     const interrupted = await sync.done;
     const context = `A's interrupted sync: ${describeRun(['sync', '--once', '--json'], interrupted)}`;
     console.log(context);
@@ -277,7 +244,7 @@ describe('interrupted syncs: the relay or a device is SIGKILLed mid-sync', () =>
     // B notices and keeps retrying on its own.
     const retrying = await watch.waitFor(/retrying in/, killedAt);
 
-    relay = await startRelay(port, relayDir);
+    suite.relay = await startRelay(suite.port, suite.relayDir);
     const again = await lvaJson<SyncOut>(A!, ['sync', '--once']);
     expect(again.rejected).toBe(0);
     const reconnected = await watch.waitFor(/connected \(/, retrying, 120_000);
@@ -305,15 +272,15 @@ describe('interrupted syncs: the relay or a device is SIGKILLed mid-sync', () =>
     console.log(seen);
     expect(sorted(ids(onB)), seen).toEqual(sorted(ids(fromA)));
     expect(onB, seen).toEqual(fromA);
-    expect(filesContaining(relayDir, lines.map((l) => l.text))).toEqual([]);
+    expect(filesContaining(suite.relayDir, lines.map((l) => l.text))).toEqual([]);
   });
 
   it(`A is SIGKILLed mid-push several times; the next sync completes and B gets every capture once (E2E_SEED=${SEED})`, { timeout: 300_000 }, async () => {
-    const url = relay.url;
+    const url = suite.relay.url;
     const random = seededRandom(SEED);
     const {
       dirs: [A, B],
-    } = await pairedDevices(path.join(root, 'device-kill'), url, ['laptop', 'tablet']);
+    } = await pairedDevices(path.join(suite.root, 'device-kill'), url, ['laptop', 'tablet']);
 
     const all: string[] = [];
     const log: string[] = [];
@@ -322,7 +289,7 @@ describe('interrupted syncs: the relay or a device is SIGKILLed mid-sync', () =>
     for (let round = 0; round < 3; round++) {
       // New months each round, so the account document changes too (it lists the new shards).
       const lines = spreadLines(`dk${round}r`, round * 100, 100, 16, 2010 + 2 * round);
-      const imported = await lvaJson<ImportOut>(A!, ['import', writeJsonl(path.join(root, `kill-${round}.jsonl`), lines), '--no-wait']);
+      const imported = await lvaJson<ImportOut>(A!, ['import', writeJsonl(path.join(suite.root, `kill-${round}.jsonl`), lines), '--no-wait']);
       expect(imported).toHaveLength(100);
       all.push(...imported.map((o) => o.id));
 
@@ -367,22 +334,11 @@ describe('interrupted syncs: the relay or a device is SIGKILLed mid-sync', () =>
 });
 
 describe('pairing, devices and recovery through the CLI', () => {
-  let root: string;
-  let relay: RelayProcess;
-
-  beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-e2e-pair-'));
-    relay = await startRelay(await freePort(), path.join(root, 'relay'));
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  const suite = relaySuite('lva-e2e-pair-');
 
   it('a code works once, a mistyped code is caught before the relay, devices are listed and a revoked one can no longer sync', { timeout: 240_000 }, async () => {
-    const url = relay.url;
-    const [A, B, C] = ['laptop', 'tablet', 'phone'].map((n) => path.join(root, 'pair', n)) as [string, string, string];
+    const url = suite.relay.url;
+    const [A, B, C] = ['laptop', 'tablet', 'phone'].map((n) => path.join(suite.root, 'pair', n)) as [string, string, string];
     const init = await lvaJson<InitOut>(A, ['init', '--relay', url]);
     await lvaJson<SyncOut>(A, ['sync', '--once']);
 
@@ -428,8 +384,8 @@ describe('pairing, devices and recovery through the CLI', () => {
   });
 
   it('right after init, an invite and a join work without a separate sync: the invite pushes first', { timeout: 240_000 }, async () => {
-    const url = relay.url;
-    const [A, B] = ['laptop', 'tablet'].map((n) => path.join(root, 'early', n)) as [string, string];
+    const url = suite.relay.url;
+    const [A, B] = ['laptop', 'tablet'].map((n) => path.join(suite.root, 'early', n)) as [string, string];
     const init = await lvaJson<InitOut>(A, ['init', '--relay', url]);
     const { id } = await lvaJson<{ id: string }>(A, ['capture', 'Early note: a group of crows is called a murder', '--no-wait']);
     const invite = await lvaJson<InviteOut>(A, ['pair', 'invite']);
@@ -441,8 +397,8 @@ describe('pairing, devices and recovery through the CLI', () => {
   });
 
   it('the recovery phrase from init restores the account into a new data dir; a wrong phrase is refused clearly', { timeout: 240_000 }, async () => {
-    const url = relay.url;
-    const A = path.join(root, 'recover', 'laptop');
+    const url = suite.relay.url;
+    const A = path.join(suite.root, 'recover', 'laptop');
     const init = await lvaJson<InitOut>(A, ['init', '--relay', url]);
     const words = init.recoveryPhrase.trim().split(/\s+/);
     expect(words).toHaveLength(24);
@@ -451,7 +407,7 @@ describe('pairing, devices and recovery through the CLI', () => {
     await lvaJson<{ id: string }>(A, ['capture', 'Recovered note: tardigrades survive the vacuum of space', '--no-wait']);
     await lvaJson<SyncOut>(A, ['sync', '--once']);
 
-    const restored = path.join(root, 'recover', 'new-laptop');
+    const restored = path.join(suite.root, 'recover', 'new-laptop');
     const recovered = await lvaJson<JoinOut>(restored, ['recover', '--relay', url, '--name', 'new laptop'], { input: `${init.recoveryPhrase}\n` });
     expect(recovered.accountId).toBe(init.accountId);
     expect(recovered.captures).toBe(2);
@@ -477,11 +433,11 @@ describe('pairing, devices and recovery through the CLI', () => {
     }
     expect(wrong).toBeDefined();
     const wrongArgs = ['recover', '--relay', url];
-    const bad = await lva(path.join(root, 'recover', 'typo'), wrongArgs, { input: `${wrong}\n` });
+    const bad = await lva(path.join(suite.root, 'recover', 'typo'), wrongArgs, { input: `${wrong}\n` });
     expect(expectOneLineFailure(bad, wrongArgs)).toMatch(/does not check out/);
 
     // A well-formed phrase of an account this relay does not have.
-    const stranger = await lva(path.join(root, 'recover', 'stranger'), wrongArgs, { input: `${accountKeyToPhrase(newAccountKey())}\n` });
+    const stranger = await lva(path.join(suite.root, 'recover', 'stranger'), wrongArgs, { input: `${accountKeyToPhrase(newAccountKey())}\n` });
     expect(expectOneLineFailure(stranger, wrongArgs)).toMatch(/no account for this recovery phrase/);
   });
 });
