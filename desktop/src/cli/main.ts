@@ -1,5 +1,6 @@
 import { CoreError } from '../core/errors.ts';
 import { UsageError } from './CliError.ts';
+import { askCommand } from './commands/askCommand.ts';
 import { captureCommand, listCommand, showCommand } from './commands/captureCommands.ts';
 import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
 import { searchCommand } from './commands/searchCommand.ts';
@@ -14,6 +15,7 @@ usage: lva COMMAND [options]
   capture "text" [--title T] [--tag T]... [--source S]   store a capture
   capture --file x.wav|x.webm|x.png|x.pdf                 store a file as a capture
   search "query" [--limit N] [--source S] [--tag T] [--from DATE] [--to DATE]
+  ask "question"                                          an answer from your captures, with sources (needs ANTHROPIC_API_KEY)
   show ID [--save DIR]                                    one capture in full; --save writes its files
   list [--limit N] [--source S] [--tag T]                 newest captures
   import FILE.jsonl | DIR                                 JSONL lines or Markdown files
@@ -41,6 +43,7 @@ type Command = (args: string[]) => Promise<number | void>;
 const COMMANDS: Record<string, Command> = {
   capture: captureCommand,
   search: searchCommand,
+  ask: askCommand,
   show: showCommand,
   list: listCommand,
   import: importCommand,

@@ -6,7 +6,11 @@ export type CoreErrorCode =
   | 'DATA_DIR_INVALID'
   | 'TOO_LARGE'
   | 'IO'
-  | 'SYNC_FAILED';
+  | 'SYNC_FAILED'
+  /** A provider key or setting is missing: the work waits until it is set. */
+  | 'NOT_CONFIGURED'
+  /** A cloud model call failed after its retries. */
+  | 'AGENT_FAILED';
 
 export class CoreError extends Error {
   readonly code: CoreErrorCode;

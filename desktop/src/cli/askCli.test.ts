@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The fake serves in this process, so the CLI is spawned asynchronously (spawnSync would block it).
+import { startAnthropicFake, type AnthropicFake } from '../../test/fakes/anthropicFake.ts';
+
+const LVA = path.resolve(import.meta.dirname, '../../bin/lva.js');
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function lva(dataDir: string, env: Record<string, string>, ...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // Only what the test sets: a developer's own key in the environment must not leak into the run.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(ANTHROPIC|OPENAI)_/.test(k)));
+    const child = spawn(process.execPath, [LVA, ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, env: { ...base, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('lva ask', () => {
+  let dir: string;
+  let fake: AnthropicFake;
+  let id: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-ask-cli-'));
+    fake = await startAnthropicFake();
+    const captured = await lva(dir, {}, 'capture', 'The heron hunts by standing still in shallow water', '--json');
+    expect(captured.status).toBe(0);
+    id = (JSON.parse(captured.stdout) as { id: string }).id;
+  });
+
+  afterAll(async () => {
+    await fake.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('streams the answer to stdout, then its sources; --json gives the whole turn', async () => {
+    const env = { ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
+    fake.script({ kind: 'text', text: `It stands still in the shallows [[${id}]].` });
+    const r = await lva(dir, env, 'ask', 'how', 'does', 'the', 'heron', 'hunt?');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`It stands still in the shallows [1].\n\n[1] The heron hunts by standing still in shallow water  ${id}\n`);
+
+    fake.script({ kind: 'text', text: `Still water [[${id}]].`, usage: { input_tokens: 100, output_tokens: 7 } });
+    const json = await lva(dir, env, 'ask', 'heron', '--json');
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ answer: 'Still water [1].', citations: [{ n: 1, captureId: id }], retrieved: 1, usage: { inputTokens: 100, outputTokens: 7 } });
+  });
+
+  it('without a key, exits 1 naming the variable to set', async () => {
+    const r = await lva(dir, {}, 'ask', 'heron');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^lva: answering a question needs an API key: set ANTHROPIC_API_KEY/);
+  });
+});

@@ -1,0 +1,130 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { Core } from '../../Core.ts';
+import { CoreError } from '../../errors.ts';
+import { claudeClient } from '../claude.ts';
+import type { ProviderSettings } from '../ProviderSettings.ts';
+import { CitationStream } from './citations.ts';
+
+/** Captures put in front of the model; more costs tokens for little gain in what it uses. */
+const CONTEXT_CAPTURES = 8;
+/** Per capture: enough for a long note, while eight of them stay a modest prompt. */
+const CONTEXT_CHARS = 2000;
+const MAX_ANSWER_TOKENS = 1024;
+
+export interface RetrievedCapture {
+  id: string;
+  title: string;
+  createdAt: number;
+}
+
+export interface Citation {
+  n: number;
+  captureId: string;
+  title: string;
+}
+
+export type AskEvent =
+  /** What the answer may draw on, before the first word of it. */
+  | { type: 'retrieved'; captures: RetrievedCapture[]; mode: 'hybrid' | 'keyword' }
+  | { type: 'text'; text: string }
+  | { type: 'citation'; citation: Citation }
+  /** The model cited a capture it was not shown; it is left out of the answer. */
+  | { type: 'dropped-citation'; captureId: string }
+  | { type: 'done'; answer: string; citations: Citation[]; model: string; usage: { inputTokens: number; outputTokens: number } };
+
+const SYSTEM = [
+  'You answer questions for one person using notes they captured themselves: things they said,',
+  'wrote or saw while learning. The notes are given as <capture> elements.',
+  'Ground every claim in the notes. Right after a sentence that uses a note, cite it as [[ID]] with',
+  "the capture's id, exactly as given. Cite only ids you were given. If the notes do not answer the",
+  'question, say so plainly and say what they do cover. Be brief.',
+].join(' ');
+
+function contextBlock(captures: { id: string; title: string; createdAt: number; text: string }[]): string {
+  if (captures.length === 0) return 'There are no notes that match this question.';
+  return captures
+    .map((c) => {
+      const text = c.text.length > CONTEXT_CHARS ? `${c.text.slice(0, CONTEXT_CHARS)}…` : c.text;
+      const date = new Date(c.createdAt).toISOString().slice(0, 10);
+      return `<capture id="${c.id}" date="${date}"${c.title ? ` title="${c.title.replace(/"/g, "'")}"` : ''}>\n${text}\n</capture>`;
+    })
+    .join('\n');
+}
+
+/**
+ * One "ask" turn: retrieves from the person's captures (hybrid search), streams Claude's answer and
+ * turns its [[ID]] markers into numbered citations of captures that were retrieved.
+ */
+export async function* ask(core: Core, settings: ProviderSettings, question: string, options: { client?: Anthropic } = {}): AsyncGenerator<AskEvent> {
+  if (!question.trim()) throw new CoreError('BAD_INPUT', 'the question is empty');
+  const client = options.client ?? claudeClient(settings, 'answering a question');
+  const result = await core.search({ query: question, limit: CONTEXT_CAPTURES });
+  const captures = [];
+  for (const hit of result.hits) {
+    const capture = await core.get(hit.id);
+    if (capture) captures.push({ id: capture.id, title: capture.title, createdAt: capture.createdAt, text: capture.text });
+  }
+  yield { type: 'retrieved', captures: captures.map(({ id, title, createdAt }) => ({ id, title, createdAt })), mode: result.mode };
+
+  const titles = new Map<string, string>(captures.map((c) => [c.id, c.title]));
+  const announced = new Set<number>();
+  const citations = new CitationStream(titles.keys());
+  const model = settings.models.chat;
+  let answer = '';
+  const emit = function* (pieces: ReturnType<CitationStream['push']>): Generator<AskEvent> {
+    for (const piece of pieces) {
+      if (piece.type === 'text') {
+        answer += piece.text;
+        yield { type: 'text', text: piece.text };
+      } else if (piece.type === 'citation') {
+        // Announced once, at first use, so a UI can list sources as they appear.
+        if (!announced.has(piece.n)) {
+          announced.add(piece.n);
+          yield { type: 'citation', citation: { n: piece.n, captureId: piece.captureId, title: titles.get(piece.captureId) ?? '' } };
+        }
+      } else {
+        yield { type: 'dropped-citation', captureId: piece.captureId };
+      }
+    }
+  };
+
+  const stream = client.messages.stream({
+    model,
+    max_tokens: MAX_ANSWER_TOKENS,
+    system: SYSTEM,
+    messages: [{ role: 'user', content: `${contextBlock(captures)}\n\nQuestion: ${question}` }],
+  });
+  // The SDK's timeout ends once headers arrive, so a stream that goes quiet would hang forever.
+  let stalled = false;
+  let idle: NodeJS.Timeout | undefined;
+  const watch = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      stalled = true;
+      stream.abort();
+    }, settings.timeoutMs);
+  };
+  let usage: { inputTokens: number; outputTokens: number };
+  try {
+    watch();
+    for await (const event of stream) {
+      watch();
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') yield* emit(citations.push(event.delta.text));
+    }
+    const final = await stream.finalMessage();
+    usage = { inputTokens: final.usage.input_tokens, outputTokens: final.usage.output_tokens };
+  } catch (err) {
+    const why = stalled ? `no data from the model for ${Math.round(settings.timeoutMs / 1000)} s` : (err as Error).message;
+    throw new CoreError('AGENT_FAILED', `the answer stopped part-way: ${why}. Ask again.`, { cause: err });
+  } finally {
+    clearTimeout(idle);
+  }
+  yield* emit(citations.end());
+  yield {
+    type: 'done',
+    answer,
+    citations: citations.cited.map(({ n, captureId }) => ({ n, captureId, title: titles.get(captureId) ?? '' })),
+    model,
+    usage,
+  };
+}
