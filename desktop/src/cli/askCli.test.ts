@@ -60,6 +60,19 @@ describe('lva ask', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ answer: 'Still water [1].', citations: [{ n: 1, captureId: id }], retrieved: 1, usage: { inputTokens: 100, outputTokens: 7 } });
   });
 
+  it('lva stats shows what asking cost this month against the budget', async () => {
+    const r = await lva(dir, { LVA_MONTHLY_BUDGET_USD: '5' }, 'stats', '--json');
+    expect(r.status).toBe(0);
+    const { ai } = JSON.parse(r.stdout) as { ai: { calls: number; inputTokens: number; costUsd: number; budgetUsd: number; remainingUsd: number } };
+    expect(ai.calls).toBe(2);
+    expect(ai.inputTokens).toBeGreaterThanOrEqual(100);
+    expect(ai.costUsd).toBeGreaterThan(0);
+    expect(ai.budgetUsd).toBe(5);
+    expect(ai.remainingUsd).toBeCloseTo(5 - ai.costUsd, 6);
+    const human = await lva(dir, {}, 'stats');
+    expect(human.stdout).toMatch(/AI {9}\d{4}-\d{2}: \$\d+\.\d{2} over 2 call\(s\)/);
+  });
+
   it('without a key, exits 1 naming the variable to set', async () => {
     const r = await lva(dir, {}, 'ask', 'heron');
     expect(r.status).toBe(1);

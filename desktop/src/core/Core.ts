@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { ImmutableString } from '@automerge/automerge';
 import path from 'node:path';
 import { Capture, NewCapture, deriveTitle, newCaptureId, shardRecords, fromRecord, type BlobRef } from '@lva/shared';
+import { UsageLedger } from './agents/cost/UsageLedger.ts';
 import { BlobStore } from './blobs/BlobStore.ts';
 import { BlobSync } from './sync/BlobSync.ts';
 import { readSyncKeys } from './sync/SyncKeys.ts';
@@ -69,6 +70,8 @@ export class Core {
   readonly layout: DataDirLayout;
   readonly blobs: BlobStore;
   readonly queue: JobQueue;
+  /** What every model call cost, for the monthly budget and `lva stats`. */
+  readonly usage: UsageLedger;
   readonly runner: JobRunner;
   readonly embeddings: EmbeddingService;
   #index: SearchIndex;
@@ -94,6 +97,7 @@ export class Core {
     index: SearchIndex;
     source: EmbedderSource;
     background: boolean;
+    usage: UsageLedger;
   }) {
     this.layout = parts.layout;
     this.#lock = parts.lock;
@@ -101,6 +105,7 @@ export class Core {
     this.#docs = parts.docs;
     this.blobs = parts.blobs;
     this.queue = parts.queue;
+    this.usage = parts.usage;
     this.#index = parts.index;
     this.#background = parts.background;
     this.runner = new JobRunner(this.queue);
@@ -163,6 +168,7 @@ export class Core {
         index: SearchIndex.open(layout.index),
         source,
         background: options.background ?? true,
+        usage: new UsageLedger(layout.usage),
       });
       core.#startup();
       return core;
@@ -497,6 +503,7 @@ export class Core {
       this.#storage.close();
     }
     this.queue.close();
+    this.usage.close();
     this.#index.close();
     this.#lock.release();
   }

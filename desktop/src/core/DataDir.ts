@@ -11,6 +11,8 @@ export interface DataDirLayout {
   readonly jobs: string;
   readonly index: string;
   readonly models: string;
+  /** Tokens and cost of every model call, for budgets and stats; per device, never synced. */
+  readonly usage: string;
 }
 
 export function dataDirLayout(root: string): DataDirLayout {
@@ -24,6 +26,7 @@ export function dataDirLayout(root: string): DataDirLayout {
     jobs: path.join(abs, 'jobs.sqlite'),
     index: path.join(abs, 'index.sqlite'),
     models: path.join(abs, 'models'),
+    usage: path.join(abs, 'usage.sqlite'),
   };
 }
 

@@ -10,7 +10,9 @@ export type CoreErrorCode =
   /** A provider key or setting is missing: the work waits until it is set. */
   | 'NOT_CONFIGURED'
   /** A cloud model call failed after its retries. */
-  | 'AGENT_FAILED';
+  | 'AGENT_FAILED'
+  /** The monthly AI budget is spent: optional agents pause; capture and search carry on. */
+  | 'BUDGET_SPENT';
 
 export class CoreError extends Error {
   readonly code: CoreErrorCode;

@@ -1,7 +1,12 @@
 import { ask, type AskEvent, type Citation } from '../../core/agents/conversation/ask.ts';
+import { BudgetGuard, monthlyBudgetFromEnv } from '../../core/agents/cost/Budget.ts';
 import { providerSettingsFromEnv } from '../../core/agents/ProviderSettings.ts';
 import { UsageError } from '../CliError.ts';
 import { parse, withCore } from '../context.ts';
+
+export function optionalBudget(usd: number | undefined): { monthlyBudgetUsd?: number } {
+  return usd === undefined ? {} : { monthlyBudgetUsd: usd };
+}
 
 /** `lva ask "question"`: the answer streams to stdout as it comes, then its sources. */
 export async function askCommand(args: string[]): Promise<void> {
@@ -13,7 +18,8 @@ export async function askCommand(args: string[]): Promise<void> {
     await core.catchUpIndex();
     let done: Extract<AskEvent, { type: 'done' }> | undefined;
     let retrieved = 0;
-    for await (const event of ask(core, settings, question)) {
+    const budget = new BudgetGuard(core.usage, optionalBudget(monthlyBudgetFromEnv()));
+    for await (const event of ask(core, settings, question, { budget })) {
       if (event.type === 'retrieved') retrieved = event.captures.length;
       else if (event.type === 'text' && !values.json) process.stdout.write(event.text);
       else if (event.type === 'dropped-citation') process.stderr.write(`lva: left out a citation of ${event.captureId}, which was not among the captures retrieved\n`);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 // The cloud API is a local fake that speaks its wire protocol; the real SDK talks to it.
 import { startAnthropicFake, type AnthropicFake, type RecordedRequest } from '../../../../test/fakes/anthropicFake.ts';
 import { Core } from '../../Core.ts';
+import { BudgetGuard } from '../cost/Budget.ts';
 import { providerSettingsFromEnv, type ProviderSettings } from '../ProviderSettings.ts';
 import { ask, type AskEvent } from './ask.ts';
 
@@ -95,6 +96,29 @@ describe('ask: a grounded answer with citations', () => {
     fake.script({ kind: 'stall', afterText: 'Thinking' });
     const quick = { ...settings, timeoutMs: 300 };
     await expect(collect(ask(core, quick, 'westphalia'))).rejects.toMatchObject({ code: 'AGENT_FAILED', message: expect.stringMatching(/no data from the model/) as string });
+  });
+
+  it('records the tokens and cost of each answer, and pauses once the monthly budget is spent', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const before = core.usage.monthTotal(month);
+    fake.script({ kind: 'text', text: 'Counted.', usage: { input_tokens: 1000, output_tokens: 200 } });
+    await collect(ask(core, settings, 'mitochondria'));
+    const after = core.usage.monthTotal(month);
+    expect(after.calls - before.calls).toBe(1);
+    expect(after.inputTokens - before.inputTokens).toBe(1000);
+    expect(after.outputTokens - before.outputTokens).toBe(200);
+    expect(after.byRole.chat.costMicroUsd).toBeGreaterThan(before.byRole.chat.costMicroUsd);
+
+    const sent = fake.requests.length;
+    const spent = new BudgetGuard(core.usage, { monthlyBudgetUsd: after.costUsd / 2 });
+    await expect(collect(ask(core, settings, 'mitochondria', { budget: spent }))).rejects.toMatchObject({
+      code: 'BUDGET_SPENT',
+      message: expect.stringMatching(/monthly AI budget .* is spent/) as string,
+    });
+    expect(fake.requests.length).toBe(sent);
+    const roomy = new BudgetGuard(core.usage, { monthlyBudgetUsd: 100 });
+    fake.script({ kind: 'text', text: 'Within budget.' });
+    expect((await collect(ask(core, settings, 'mitochondria', { budget: roomy }))).at(-1)).toMatchObject({ type: 'done', answer: 'Within budget.' });
   });
 
   it('without a key, says which setting is missing and sends nothing', async () => {

@@ -2,6 +2,8 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { Core } from '../../Core.ts';
 import { CoreError } from '../../errors.ts';
 import { claudeClient } from '../claude.ts';
+import type { BudgetGuard } from '../cost/Budget.ts';
+import type { UsageLedger } from '../cost/UsageLedger.ts';
 import type { ProviderSettings } from '../ProviderSettings.ts';
 import { CitationStream } from './citations.ts';
 
@@ -55,8 +57,18 @@ function contextBlock(captures: { id: string; title: string; createdAt: number; 
  * One "ask" turn: retrieves from the person's captures (hybrid search), streams Claude's answer and
  * turns its [[ID]] markers into numbered citations of captures that were retrieved.
  */
-export async function* ask(core: Core, settings: ProviderSettings, question: string, options: { client?: Anthropic } = {}): AsyncGenerator<AskEvent> {
+export interface AskOptions {
+  client?: Anthropic;
+  /** Checked before the call: a spent monthly budget pauses asking, with the reason. */
+  budget?: BudgetGuard;
+  /** Where the call's tokens and cost are recorded; the Core's own ledger unless given. */
+  ledger?: UsageLedger;
+}
+
+export async function* ask(core: Core, settings: ProviderSettings, question: string, options: AskOptions = {}): AsyncGenerator<AskEvent> {
   if (!question.trim()) throw new CoreError('BAD_INPUT', 'the question is empty');
+  const decision = options.budget?.check('chat');
+  if (decision && !decision.allowed) throw new CoreError('BUDGET_SPENT', decision.reason);
   const client = options.client ?? claudeClient(settings, 'answering a question');
   const result = await core.search({ query: question, limit: CONTEXT_CAPTURES });
   const captures = [];
@@ -120,6 +132,7 @@ export async function* ask(core: Core, settings: ProviderSettings, question: str
     clearTimeout(idle);
   }
   yield* emit(citations.end());
+  (options.ledger ?? core.usage).record({ role: 'chat', model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens });
   yield {
     type: 'done',
     answer,
