@@ -1,31 +1,13 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The fake serves in this process, so the CLI is spawned asynchronously (spawnSync would block it).
 import { startAnthropicFake, type AnthropicFake } from '../../test/fakes/anthropicFake.ts';
+import { runLva, type LvaRun } from '../../test/lvaProcess.ts';
 
-const LVA = path.resolve(import.meta.dirname, '../../bin/lva.js');
-
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-function lva(dataDir: string, env: Record<string, string>, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // Only what the test sets: a developer's own key in the environment must not leak into the run.
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(ANTHROPIC|OPENAI)_/.test(k)));
-    const child = spawn(process.execPath, [LVA, ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, env: { ...base, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
+function lva(dataDir: string, env: Record<string, string>, ...args: string[]): Promise<LvaRun> {
+  return runLva(dataDir, args, env);
 }
 
 describe('lva ask', () => {

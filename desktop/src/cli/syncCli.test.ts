@@ -4,26 +4,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The relay runs in this process, so the CLI is spawned asynchronously (spawnSync would block the relay).
+import { LVA, runLva, type LvaRun } from '../../test/lvaProcess.ts';
 import { startRelay, type RelayFixture } from '../../test/relayFixture.ts';
 
-const LVA = path.resolve(import.meta.dirname, '../../bin/lva.js');
-
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = LvaRun;
 
 function lva(dataDir: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LVA, ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
+  return runLva(dataDir, args);
 }
 
 /** A port nothing listens on: bound, read, released. */
