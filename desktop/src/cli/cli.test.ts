@@ -79,10 +79,12 @@ describe('lva, end to end', () => {
     const file = path.join(tmp, 'talk.wav');
     fs.writeFileSync(file, wav(2));
     const { id } = json<{ id: string }>(lva(dir, 'capture', '--file', file, '--json'));
-    const shown = json<{ source: string; blobs: { mime: string; durationMs: number; sha256: string }[]; status: { transcribe?: { state: string } } }>(lva(dir, 'show', id, '--json'));
+    const shown = json<{ source: string; blobs: { mime: string; durationMs: number; sha256: string }[]; status: { transcribe?: { state: string; reason?: string } } }>(lva(dir, 'show', id, '--json'));
     expect(shown.source).toBe('voice');
     expect(shown.blobs[0]).toMatchObject({ mime: 'audio/wav', durationMs: 2000 });
-    expect(shown.status.transcribe?.state).toBe('pending');
+    // No API key and no local model here: the transcript waits, and says what it waits for.
+    expect(shown.status.transcribe?.state).toBe('waiting');
+    expect(shown.status.transcribe?.reason).toMatch(/OPENAI_API_KEY|model/);
     expect(fs.existsSync(path.join(dir, 'blobs', shown.blobs[0]!.sha256.slice(0, 2), shown.blobs[0]!.sha256))).toBe(true);
 
     const fake = path.join(tmp, 'photo.png');

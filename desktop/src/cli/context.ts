@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { providerSettingsFromEnv } from '../core/agents/ProviderSettings.ts';
 import { Core, type CoreEvent } from '../core/Core.ts';
 import { defaultDataDir } from '../core/DataDir.ts';
 import { NO_INDEX_YET } from '../core/index/SearchIndex.ts';
@@ -41,6 +42,11 @@ export async function withCore<T>(values: GlobalValues, run: (core: Core) => Pro
     background: false,
     embedder: values.embedder ?? process.env.LVA_EMBEDDER ?? 'use',
     allowRemoteModels: !values.offline,
+    agents: {
+      settings: providerSettingsFromEnv(),
+      ...(process.env.LVA_MODEL_DIR ? { modelDir: process.env.LVA_MODEL_DIR } : {}),
+      preferLocal: process.env.LVA_TRANSCRIBE === 'local',
+    },
   });
   const off = core.on((e: CoreEvent) => reportEvent(e, bars));
   if (core.indexStatus.kind === 'created' && core.indexStatus.reason !== NO_INDEX_YET) process.stderr.write(`lva: ${core.indexStatus.reason}\n`);

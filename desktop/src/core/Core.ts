@@ -3,6 +3,8 @@ import { ImmutableString } from '@automerge/automerge';
 import path from 'node:path';
 import { Capture, NewCapture, deriveTitle, newCaptureId, shardRecords, fromRecord, type BlobRef } from '@lva/shared';
 import { UsageLedger } from './agents/cost/UsageLedger.ts';
+import { providerSettingsFromEnv, type ProviderSettings } from './agents/ProviderSettings.ts';
+import { runTranscribeJob, TRANSCRIBE_JOB } from './agents/transcribe/TranscribeJob.ts';
 import { BlobStore } from './blobs/BlobStore.ts';
 import { BlobSync } from './sync/BlobSync.ts';
 import { readSyncKeys } from './sync/SyncKeys.ts';
@@ -38,6 +40,8 @@ export interface CoreOptions {
    * 'background': open resolves as soon as search can answer; document work waits for them itself.
    */
   documents?: 'await' | 'background';
+  /** Providers and local models for the agents; without it, work that needs them waits. */
+  agents?: { settings: ProviderSettings; modelDir?: string; preferLocal?: boolean };
 }
 
 export type CoreEvent =
@@ -98,6 +102,7 @@ export class Core {
     source: EmbedderSource;
     background: boolean;
     usage: UsageLedger;
+    agents: CoreOptions['agents'];
   }) {
     this.layout = parts.layout;
     this.#lock = parts.lock;
@@ -113,6 +118,20 @@ export class Core {
     this.#updater = this.#wireIndex(this.#index);
     this.#search = new HybridSearch(this.#index, this.embeddings);
     this.runner.register(INDEX_SHARD_JOB, (job) => this.#updater.run(job));
+    const agents = parts.agents;
+    this.runner.register(TRANSCRIBE_JOB, async (job) => {
+      const docs = await this.#docs;
+      return runTranscribeJob(
+        {
+          capture: (id) => docs.getCapture(id),
+          blob: (sha) => this.blob(sha),
+          change: (id, edit) => docs.changeCapture(id, edit),
+          usage: this.usage,
+          config: { settings: agents?.settings ?? providerSettingsFromEnv({}), modelDir: agents?.modelDir ?? this.layout.models, preferLocal: agents?.preferLocal ?? false },
+        },
+        job,
+      );
+    });
     this.runner.register(EMBED_JOB, (job) => this.embeddings.run(job));
     this.runner.register(CHECK_INDEX_JOB, () => {
       this.checkIndex();
@@ -169,6 +188,7 @@ export class Core {
         source,
         background: options.background ?? true,
         usage: new UsageLedger(layout.usage),
+        agents: options.agents,
       });
       core.#startup();
       return core;
@@ -305,9 +325,13 @@ export class Core {
       tags: extra.tags ?? [],
       blobs: [blob],
     }, docs.device.deviceId);
-    // The step that turns the file into text arrives with the agents; until then it is visibly waiting.
-    capture.status[kind.step] = { state: 'pending', reason: 'waiting for the processing pipeline', updatedAt: capture.createdAt };
+    capture.status[kind.step] = { state: 'pending', updatedAt: capture.createdAt };
     await docs.addCaptures([capture]);
+    // Acknowledged first: the transcript follows, and a crash in between leaves the job to run again.
+    if (kind.step === 'transcribe') {
+      this.queue.enqueue(TRANSCRIBE_JOB, capture.id, { captureId: capture.id }, { priority: 50 });
+      this.runner.poke();
+    }
     return capture;
   }
 
