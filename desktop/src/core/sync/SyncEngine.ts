@@ -425,6 +425,8 @@ export class SyncEngine {
       if (reply.items.length > 0) this.#emit({ type: 'status', status: `syncing ${new Set(reply.items.map((i) => i.docId)).size}` });
       await this.#apply(reply.items);
       this.#state.setCursor(reply.cursor);
+      // A push the relay compacted into a snapshot never comes back; past the cursor it never will.
+      for (const seq of this.#pushedSeqs) if (seq <= reply.cursor) this.#pushedSeqs.delete(seq);
       fromOthers += reply.items.filter((item) => item.fromDevice !== this.#keys.deviceId).length;
       received += reply.items.length;
       for (const item of reply.items) documents.add(item.docId);
