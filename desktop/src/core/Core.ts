@@ -265,6 +265,7 @@ export class Core {
       title,
       text: input.text,
       blobs: input.blobs,
+      ...(input.origin ? { origin: input.origin } : {}),
       status: {},
       concepts: [],
       tags: [...new Set(input.tags.map((t) => t.toLowerCase()))],

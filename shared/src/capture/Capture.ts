@@ -45,6 +45,29 @@ export const Concept = z.object({
 });
 export type Concept = z.infer<typeof Concept>;
 
+export const RELATION_KINDS = ['related_to', 'part_of', 'causes', 'example_of', 'contrasts_with'] as const;
+export const RelationKind = z.enum(RELATION_KINDS);
+export type RelationKind = z.infer<typeof RelationKind>;
+
+/** A directed link between two of a capture's concepts, by their (normalised) names. */
+export const ConceptRelation = z.object({
+  from: z.string().min(1).max(200),
+  to: z.string().min(1).max(200),
+  kind: RelationKind,
+});
+export type ConceptRelation = z.infer<typeof ConceptRelation>;
+
+/** Where a capture came from when it is one part of a larger file (a PDF page range, a Markdown section). */
+export const CaptureOrigin = z.object({
+  parentId: z.string().regex(CAPTURE_ID_PATTERN, 'not a capture id'),
+  /** Position among the parent's parts, from 0. */
+  index: z.number().int().nonnegative(),
+  /** First and last PDF page the part covers, from 1; citations show them. */
+  page: z.number().int().positive().optional(),
+  pageEnd: z.number().int().positive().optional(),
+});
+export type CaptureOrigin = z.infer<typeof CaptureOrigin>;
+
 export const EditableField = z.enum(['title', 'text', 'tags']);
 
 /** A change a person made by hand; kept so machine output never silently overwrites it. */
@@ -75,6 +98,9 @@ export const Capture = z.object({
   blobs: z.array(BlobRef).max(100),
   status: z.partialRecord(PipelineStep, StepStatus),
   concepts: z.array(Concept).max(500),
+  /** Absent on captures made before concepts were extracted with relations. */
+  relations: z.array(ConceptRelation).max(1000).optional(),
+  origin: CaptureOrigin.optional(),
   tags: z.array(Tag).max(100),
   edits: z.array(UserEdit).max(10_000),
   /** Set when the capture was deleted; kept as a tombstone so deletes sync. */
@@ -92,6 +118,7 @@ export const NewCapture = z.object({
   source: CaptureSource.default('text'),
   tags: z.array(Tag).max(100).default([]),
   blobs: z.array(BlobRef).max(100).default([]),
+  origin: CaptureOrigin.optional(),
 });
 export type NewCapture = z.input<typeof NewCapture>;
 
