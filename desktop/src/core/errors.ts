@@ -12,7 +12,13 @@ export type CoreErrorCode =
   /** A cloud model call failed after its retries. */
   | 'AGENT_FAILED'
   /** The monthly AI budget is spent: optional agents pause; capture and search carry on. */
-  | 'BUDGET_SPENT';
+  | 'BUDGET_SPENT'
+  /** A model's structured output failed validation; nothing it said was stored. */
+  | 'AGENT_BAD_OUTPUT'
+  /** A file that cannot be read as what it claims to be: a corrupt or password-protected PDF, say. */
+  | 'DOCUMENT_UNREADABLE'
+  /** The person cancelled the work. */
+  | 'CANCELLED';
 
 export class CoreError extends Error {
   readonly code: CoreErrorCode;
