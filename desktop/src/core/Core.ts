@@ -5,6 +5,8 @@ import { Capture, NewCapture, deriveTitle, newCaptureId, shardRecords, fromRecor
 import { UsageLedger } from './agents/cost/UsageLedger.ts';
 import { providerSettingsFromEnv, type ProviderSettings } from './agents/ProviderSettings.ts';
 import { runTranscribeJob, TRANSCRIBE_JOB } from './agents/transcribe/TranscribeJob.ts';
+import { chooseTranscriber } from './agents/transcribe/transcribe.ts';
+import { Conversations } from './agents/conversation/Conversations.ts';
 import { BlobStore } from './blobs/BlobStore.ts';
 import { BlobSync } from './sync/BlobSync.ts';
 import { readSyncKeys } from './sync/SyncKeys.ts';
@@ -87,6 +89,7 @@ export class Core {
   readonly #docs: Promise<DocStore>;
   readonly #listeners = new Set<(e: CoreEvent) => void>();
   readonly #background: boolean;
+  readonly #agents: CoreOptions['agents'];
   #closed = false;
   /** Shards being (re)indexed in bulk, for progress: after a rebuild or when many shards changed at once. */
   #indexRound = { done: 0, total: 0 };
@@ -119,6 +122,7 @@ export class Core {
     this.#search = new HybridSearch(this.#index, this.embeddings);
     this.runner.register(INDEX_SHARD_JOB, (job) => this.#updater.run(job));
     const agents = parts.agents;
+    this.#agents = agents;
     this.runner.register(TRANSCRIBE_JOB, async (job) => {
       const docs = await this.#docs;
       return runTranscribeJob(
@@ -408,6 +412,28 @@ export class Core {
     }
     all.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     yield* all;
+  }
+
+  // ---- conversations and the agents ----
+
+  async conversations(): Promise<Conversations> {
+    return new Conversations(await this.#docs);
+  }
+
+  /** Speech to text for a voice turn, by the same route the transcription job takes. */
+  async transcribe(audio: { bytes: Uint8Array; mime: string; name?: string }): Promise<{ text: string }> {
+    const agents = this.#agents;
+    const transcriber = chooseTranscriber({ settings: agents?.settings ?? providerSettingsFromEnv({}), preferLocal: agents?.preferLocal ?? false, online: true, modelDir: agents?.modelDir ?? this.layout.models, mime: audio.mime });
+    const result = await transcriber.transcribe({ bytes: audio.bytes, mime: audio.mime, ...(audio.name ? { name: audio.name } : {}) });
+    if (result.via === 'cloud' && result.durationMs !== undefined) this.usage.record({ role: 'transcription', model: result.model, audioSeconds: result.durationMs / 1000 });
+    return { text: result.text };
+  }
+
+  /** Captures linked to these through the concept graph, for retrieval. Empty until the graph exists. */
+  relatedCaptures(ids: readonly string[], options: { limit?: number } = {}): Promise<{ id: string; score: number }[]> {
+    void ids;
+    void options;
+    return Promise.resolve([]);
   }
 
   // ---- search ----

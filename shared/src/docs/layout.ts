@@ -20,6 +20,8 @@ export interface ShardEntry {
   /** `YYYY-MM`, UTC: the month of the captures it holds. */
   month: string;
   createdAt: number;
+  /** Absent for capture shards; 'journal' for a month's conversations and insights (see journal.ts). */
+  kind?: 'journal';
 }
 
 /** The one document per account: its settings, devices and the list of capture shards. */
@@ -76,15 +78,24 @@ export interface ListedShard extends ShardEntry {
   url: string;
 }
 
-/** Every shard the account lists, by month, then creation, then URL: the same order on every device. */
+/** Every capture shard the account lists, by month, then creation, then URL: the same order on every device. */
 export function listShards(account: Pick<AccountDoc, 'shards'>): ListedShard[] {
+  return listDocuments(account).filter((s) => s.kind === undefined);
+}
+
+/** The month journals (conversations, insights), in the same order as shards. */
+export function listJournals(account: Pick<AccountDoc, 'shards'>): ListedShard[] {
+  return listDocuments(account).filter((s) => s.kind === 'journal');
+}
+
+function listDocuments(account: Pick<AccountDoc, 'shards'>): ListedShard[] {
   const out: ListedShard[] = [];
   for (const [key, value] of Object.entries(account.shards)) {
     if (Array.isArray(value)) {
       // The first layout: month → URLs, oldest first.
       value.forEach((url, i) => out.push({ url, month: key, createdAt: i }));
     } else if (value && typeof value === 'object' && typeof value.month === 'string') {
-      out.push({ url: key, month: value.month, createdAt: value.createdAt });
+      out.push({ url: key, month: value.month, createdAt: value.createdAt, ...(value.kind === 'journal' ? { kind: 'journal' as const } : {}) });
     }
   }
   const seen = new Set<string>();

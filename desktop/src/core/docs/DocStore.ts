@@ -6,7 +6,9 @@ import {
   captureIdTime,
   countCaptures,
   fromRecord,
+  listJournals,
   listShards,
+  newJournalDoc,
   monthKey,
   newAccountDoc,
   newShardDoc,
@@ -14,6 +16,7 @@ import {
   toRecord,
   type AccountDoc,
   type Capture,
+  type JournalDoc,
   type ShardDoc,
 } from '@lva/shared';
 import { CoreError } from '../errors.ts';
@@ -37,6 +40,8 @@ export class DocStore {
   readonly account: DocHandle<AccountDoc>;
   readonly #shards = new Map<DocumentId, Promise<DocHandle<ShardDoc>>>();
   readonly #listeners = new Set<ShardListener>();
+  readonly #journals = new Map<DocumentId, Promise<DocHandle<JournalDoc>>>();
+  readonly #journalListeners = new Set<ShardListener>();
 
   private constructor(repo: Repo, storage: SqliteStorageAdapter, device: DeviceState, account: DocHandle<AccountDoc>) {
     this.repo = repo;
@@ -92,6 +97,88 @@ export class DocStore {
    */
   async trackShards(): Promise<void> {
     await Promise.all(this.shardUrls().map((url) => this.#trackNew(url)));
+  }
+
+  journalIds(): DocumentId[] {
+    return listJournals(this.account.doc()).map((j) => docIdOf(j.url));
+  }
+
+  /** The journals of a month (conversations started and insights written in it), oldest first. */
+  journalsOf(month: string): DocumentId[] {
+    return listJournals(this.account.doc())
+      .filter((j) => j.month === month)
+      .map((j) => docIdOf(j.url));
+  }
+
+  async journal(id: DocumentId | AutomergeUrl): Promise<DocHandle<JournalDoc>> {
+    const docId = docIdOf(id);
+    let handle = this.#journals.get(docId);
+    if (!handle) {
+      handle = this.repo.find<JournalDoc>(docId).then((h) => {
+        h.on('change', () => {
+          for (const listener of this.#journalListeners) listener(h.documentId);
+        });
+        return h;
+      });
+      this.#journals.set(docId, handle);
+      handle.catch(() => this.#journals.delete(docId));
+    }
+    return handle;
+  }
+
+  /** Every journal that can be loaded; one listed but not received yet (sync) is skipped. */
+  async loadedJournals(): Promise<DocHandle<JournalDoc>[]> {
+    const out: DocHandle<JournalDoc>[] = [];
+    for (const id of this.journalIds()) {
+      try {
+        out.push(await this.journal(id));
+      } catch {
+        // Listed before its contents arrived.
+      }
+    }
+    return out;
+  }
+
+  /** Changes the month's journal, creating it on first use, and flushes before resolving. */
+  async changeJournal(month: string, edit: (doc: JournalDoc) => void): Promise<DocumentId> {
+    let docId = this.journalsOf(month).at(-1);
+    if (!docId) {
+      const handle = this.repo.create<JournalDoc>(newJournalDoc(month));
+      this.#journals.set(handle.documentId, Promise.resolve(handle));
+      handle.on('change', () => {
+        for (const listener of this.#journalListeners) listener(handle.documentId);
+      });
+      this.account.change((d) => {
+        d.shards[handle.url] = { month, createdAt: Date.now(), kind: 'journal' };
+      });
+      docId = handle.documentId;
+    }
+    const handle = await this.journal(docId);
+    handle.change(edit);
+    await this.repo.flush([handle.documentId, this.account.documentId]);
+    return docId;
+  }
+
+  /** Applies `edit` to a journal that holds the record `find` locates; false when none does. */
+  async changeJournalHolding(month: string, holds: (doc: JournalDoc) => boolean, edit: (doc: JournalDoc) => void): Promise<boolean> {
+    for (const id of this.journalsOf(month)) {
+      let handle: DocHandle<JournalDoc>;
+      try {
+        handle = await this.journal(id);
+      } catch {
+        continue;
+      }
+      if (!holds(handle.doc())) continue;
+      handle.change(edit);
+      await this.repo.flush([handle.documentId]);
+      return true;
+    }
+    return false;
+  }
+
+  onJournalChange(listener: ShardListener): () => void {
+    this.#journalListeners.add(listener);
+    return () => this.#journalListeners.delete(listener);
   }
 
   onShardChange(listener: ShardListener): () => void {

@@ -176,6 +176,30 @@ export class JobQueue {
       .run(reason, now + recheckInMs, now, id);
   }
 
+  /**
+   * Every pending job of a kind waits: for a key or a budget that all of them need. One statement
+   * instead of claiming and re-queueing each of thousands of jobs only to learn the same thing.
+   */
+  waitKind(kind: string, reason: string, recheckInMs: number): void {
+    const now = this.#now();
+    this.#db
+      .prepare(`UPDATE jobs SET last_error = ?, run_after = max(run_after, ?), updated_at = ? WHERE kind = ? AND state = 'pending'`)
+      .run(reason, now + recheckInMs, now, kind);
+  }
+
+  /** The person stopped it: failed for good with that reason, unless enqueued again. */
+  cancel(id: number, reason = 'cancelled'): boolean {
+    const info = this.#db
+      .prepare(`UPDATE jobs SET state = 'failed', rerun = 0, last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'running')`)
+      .run(reason, this.#now(), id);
+    return info.changes > 0;
+  }
+
+  getById(id: number): Job | undefined {
+    const row = this.#db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
   /** Makes waiting or failed jobs of a kind due now, e.g. once a model becomes available. */
   wake(kind: string): void {
     this.#db

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobQueue, type Job } from './JobQueue.ts';
-import { JobRunner, JobWaitError, backoffDelay, type JobEvent } from './JobRunner.ts';
+import { JobFailedError, JobRunner, JobWaitError, backoffDelay, type JobEvent } from './JobRunner.ts';
 
 const T0 = Date.UTC(2025, 0, 1);
 
@@ -223,5 +223,71 @@ describe('JobRunner', () => {
     await stopped;
     expect(ran).toEqual(['slow']);
     expect(queue.get('slow', '1')!.state).toBe('done');
+  });
+});
+
+describe('JobRunner: waiting kinds, permanent failures, cancelling', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  function open(): { queue: JobQueue; runner: JobRunner; now: { t: number } } {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lva-runner2-'));
+    const now = { t: T0 };
+    const queue = new JobQueue(path.join(dir, 'jobs.sqlite'), () => now.t);
+    return { queue, runner: new JobRunner(queue, { random: () => 0 }), now };
+  }
+
+  it('a wait for something every job of the kind needs parks them all with one claim', async () => {
+    const { queue, runner } = open();
+    let calls = 0;
+    runner.register('analyze', () => {
+      calls++;
+      return Promise.reject(new JobWaitError('needs an API key', 60_000, { wholeKind: true }));
+    });
+    for (let i = 0; i < 50; i++) queue.enqueue('analyze', `c${i}`);
+    await runner.drain();
+    expect(calls).toBe(1);
+    const all = queue.list({ kind: 'analyze' });
+    expect(all.every((j) => j.state === 'pending' && j.lastError === 'needs an API key' && j.runAfter >= T0 + 60_000)).toBe(true);
+    queue.close();
+  });
+
+  it('a permanent failure is not retried and keeps its reason', async () => {
+    const { queue, runner } = open();
+    let calls = 0;
+    runner.register('extract', () => {
+      calls++;
+      return Promise.reject(new JobFailedError('this PDF is password-protected'));
+    });
+    queue.enqueue('extract', 'doc', null, { maxAttempts: 5 });
+    await runner.drain();
+    expect(calls).toBe(1);
+    expect(queue.get('extract', 'doc')).toMatchObject({ state: 'failed', lastError: 'this PDF is password-protected' });
+    queue.close();
+  });
+
+  it('cancelling a running job aborts its handler; cancelling a pending one fails it as cancelled', async () => {
+    const { queue, runner } = open();
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    runner.register('long', (_job, { signal }) => {
+      started();
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+    });
+    queue.enqueue('long', 'a');
+    queue.enqueue('long', 'b', null, { delayMs: 10_000 });
+    const done = runner.runOne();
+    await running;
+    expect(runner.cancel(queue.get('long', 'a')!.id)).toBe(true);
+    await done;
+    expect(queue.get('long', 'a')).toMatchObject({ state: 'failed', lastError: 'cancelled' });
+    expect(runner.cancel(queue.get('long', 'b')!.id)).toBe(true);
+    expect(queue.get('long', 'b')).toMatchObject({ state: 'failed', lastError: 'cancelled' });
+    // Enqueuing the same work again starts it afresh.
+    queue.enqueue('long', 'b');
+    expect(queue.get('long', 'b')).toMatchObject({ state: 'pending', lastError: null });
+    queue.close();
   });
 });

@@ -3,14 +3,30 @@ import type { Job, JobQueue } from './JobQueue.ts';
 /** Thrown by a handler that cannot run yet (no model, offline): the job waits without spending an attempt. */
 export class JobWaitError extends Error {
   readonly recheckInMs: number;
-  constructor(reason: string, recheckInMs = 30_000) {
+  /** What is missing is missing for every job of the kind (an API key, the budget): they all wait. */
+  readonly wholeKind: boolean;
+  constructor(reason: string, recheckInMs = 30_000, options: { wholeKind?: boolean } = {}) {
     super(reason);
     this.name = 'JobWaitError';
     this.recheckInMs = recheckInMs;
+    this.wholeKind = options.wholeKind ?? false;
   }
 }
 
-export type JobHandler = (job: Job) => Promise<void>;
+/** Thrown by a handler for input that will never work (a corrupt file): no retries. */
+export class JobFailedError extends Error {
+  constructor(reason: string, options?: ErrorOptions) {
+    super(reason, options);
+    this.name = 'JobFailedError';
+  }
+}
+
+export interface JobContext {
+  /** Aborted when the person cancels the job; long jobs check it between steps. */
+  signal: AbortSignal;
+}
+
+export type JobHandler = (job: Job, context: JobContext) => Promise<void>;
 
 export interface BackoffPolicy {
   baseMs: number;
@@ -36,6 +52,7 @@ export class JobRunner {
   readonly #handlers = new Map<string, JobHandler>();
   readonly #backoff: BackoffPolicy;
   readonly #listeners = new Set<(event: JobEvent) => void>();
+  readonly #controllers = new Map<number, AbortController>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
@@ -59,21 +76,42 @@ export class JobRunner {
     const job = this.#queue.claim(kinds.filter((k) => this.#handlers.has(k)));
     if (!job) return false;
     const handler = this.#handlers.get(job.kind)!;
+    const controller = new AbortController();
+    this.#controllers.set(job.id, controller);
     try {
-      await handler(job);
+      await handler(job, { signal: controller.signal });
       this.#queue.complete(job.id);
       this.#emit({ job, outcome: 'done' });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (err instanceof JobWaitError) {
+      if (controller.signal.aborted) {
+        this.#queue.cancel(job.id, 'cancelled');
+        this.#emit({ job, outcome: 'failed', error: 'cancelled' });
+      } else if (err instanceof JobWaitError) {
         this.#queue.wait(job.id, message, err.recheckInMs);
+        if (err.wholeKind) this.#queue.waitKind(job.kind, message, err.recheckInMs);
         this.#emit({ job, outcome: 'waiting', error: message });
+      } else if (err instanceof JobFailedError) {
+        this.#queue.cancel(job.id, message);
+        this.#emit({ job, outcome: 'failed', error: message });
       } else {
         const state = this.#queue.fail(job.id, message, backoffDelay(job.attempts + 1, this.#backoff));
         this.#emit({ job, outcome: state === 'failed' ? 'failed' : 'retry', error: message });
       }
+    } finally {
+      this.#controllers.delete(job.id);
     }
     return true;
+  }
+
+  /** Stops a job: a running one is aborted (its handler sees the signal), a pending one is failed as cancelled. */
+  cancel(id: number): boolean {
+    const running = this.#controllers.get(id);
+    if (running) {
+      running.abort();
+      return true;
+    }
+    return this.#queue.cancel(id, 'cancelled');
   }
 
   /** Runs every job that is due now, including ones those jobs enqueue; waiting jobs are left waiting. */

@@ -76,13 +76,15 @@ export function docStoreTarget(docs: DocStore, blobs?: BlobStore): SyncTarget {
   return {
     repo: docs.repo,
     ...(blobs ? { blobs } : {}),
-    docIds: () => [docs.account.documentId, ...docs.shardIds()],
+    docIds: () => [docs.account.documentId, ...docs.shardIds(), ...docs.journalIds()],
     onChange: (listener) => {
       docs.account.on('change', listener);
       const offShards = docs.onShardChange(listener);
+      const offJournals = docs.onJournalChange(listener);
       return () => {
         docs.account.off('change', listener);
         offShards();
+        offJournals();
       };
     },
     afterImport: () => docs.trackShards(),

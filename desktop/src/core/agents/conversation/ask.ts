@@ -5,10 +5,9 @@ import { claudeClient } from '../claude.ts';
 import type { BudgetGuard } from '../cost/Budget.ts';
 import type { UsageLedger } from '../cost/UsageLedger.ts';
 import type { ProviderSettings } from '../ProviderSettings.ts';
+import { retrieve, type Retrieved } from '../research/retrieve.ts';
 import { CitationStream } from './citations.ts';
 
-/** Captures put in front of the model; more costs tokens for little gain in what it uses. */
-const CONTEXT_CAPTURES = 8;
 /** Per capture: enough for a long note, while eight of them stay a modest prompt. */
 const CONTEXT_CHARS = 2000;
 const MAX_ANSWER_TOKENS = 1024;
@@ -17,6 +16,7 @@ export interface RetrievedCapture {
   id: string;
   title: string;
   createdAt: number;
+  via: Retrieved['via'];
 }
 
 export interface Citation {
@@ -32,7 +32,7 @@ export type AskEvent =
   | { type: 'citation'; citation: Citation }
   /** The model cited a capture it was not shown; it is left out of the answer. */
   | { type: 'dropped-citation'; captureId: string }
-  | { type: 'done'; answer: string; citations: Citation[]; model: string; usage: { inputTokens: number; outputTokens: number } };
+  | { type: 'done'; answer: string; citations: Citation[]; retrieved: string[]; model: string; usage: { inputTokens: number; outputTokens: number } };
 
 const SYSTEM = [
   'You answer questions for one person using notes they captured themselves: things they said,',
@@ -63,6 +63,23 @@ export interface AskOptions {
   budget?: BudgetGuard;
   /** Where the call's tokens and cost are recorded; the Core's own ledger unless given. */
   ledger?: UsageLedger;
+  /** Answers this person liked to similar questions, shown to the model as examples. */
+  examples?: { question: string; answer: string }[];
+  /** Feedback per capture for this question, which reorders retrieval (see feedback.ts). */
+  adjustments?: ReadonlyMap<string, number>;
+  /** The conversation so far, oldest first, so a follow-up question can lean on it. */
+  history?: { role: 'user' | 'assistant'; text: string }[];
+  /** Records the call under this capture in the cost ledger. */
+  captureId?: string;
+}
+
+/** Earlier turns sent with a follow-up: enough for "and what about…", not a whole day's chat. */
+const HISTORY_TURNS = 6;
+
+function examplesBlock(examples: readonly { question: string; answer: string }[]): string {
+  if (examples.length === 0) return '';
+  const shown = examples.map((e) => `<example>\nQuestion: ${e.question}\nA good answer: ${e.answer}\n</example>`).join('\n');
+  return `\n\nAnswers this person found useful before, for the style and level of detail they want (their citations refer to other notes; cite only the notes given below):\n${shown}`;
 }
 
 export async function* ask(core: Core, settings: ProviderSettings, question: string, options: AskOptions = {}): AsyncGenerator<AskEvent> {
@@ -70,13 +87,9 @@ export async function* ask(core: Core, settings: ProviderSettings, question: str
   const decision = options.budget?.check('chat');
   if (decision && !decision.allowed) throw new CoreError('BUDGET_SPENT', decision.reason);
   const client = options.client ?? claudeClient(settings, 'answering a question');
-  const result = await core.search({ query: question, limit: CONTEXT_CAPTURES });
-  const captures = [];
-  for (const hit of result.hits) {
-    const capture = await core.get(hit.id);
-    if (capture) captures.push({ id: capture.id, title: capture.title, createdAt: capture.createdAt, text: capture.text });
-  }
-  yield { type: 'retrieved', captures: captures.map(({ id, title, createdAt }) => ({ id, title, createdAt })), mode: result.mode };
+  const result = await retrieve(core, question, options.adjustments ? { adjustments: options.adjustments } : {});
+  const captures = result.captures;
+  yield { type: 'retrieved', captures: captures.map(({ id, title, createdAt, via }) => ({ id, title, createdAt, via })), mode: result.mode };
 
   const titles = new Map<string, string>(captures.map((c) => [c.id, c.title]));
   const announced = new Set<number>();
@@ -103,8 +116,11 @@ export async function* ask(core: Core, settings: ProviderSettings, question: str
   const stream = client.messages.stream({
     model,
     max_tokens: MAX_ANSWER_TOKENS,
-    system: SYSTEM,
-    messages: [{ role: 'user', content: `${contextBlock(captures)}\n\nQuestion: ${question}` }],
+    system: SYSTEM + examplesBlock(options.examples ?? []),
+    messages: [
+      ...historyMessages(options.history ?? []),
+      { role: 'user', content: `${contextBlock(captures)}\n\nQuestion: ${question}` },
+    ],
   });
   // The SDK's timeout ends once headers arrive, so a stream that goes quiet would hang forever.
   let stalled = false;
@@ -132,12 +148,26 @@ export async function* ask(core: Core, settings: ProviderSettings, question: str
     clearTimeout(idle);
   }
   yield* emit(citations.end());
-  (options.ledger ?? core.usage).record({ role: 'chat', model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens });
+  (options.ledger ?? core.usage).record({ role: 'chat', model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(options.captureId ? { captureId: options.captureId } : {}) });
   yield {
     type: 'done',
     answer,
+    retrieved: captures.map((c) => c.id),
     citations: citations.cited.map(({ n, captureId }) => ({ n, captureId, title: titles.get(captureId) ?? '' })),
     model,
     usage,
   };
+}
+
+/** The API wants turns to alternate, starting with the user; anything else in the history is dropped. */
+function historyMessages(history: readonly { role: 'user' | 'assistant'; text: string }[]): Anthropic.MessageParam[] {
+  const out: Anthropic.MessageParam[] = [];
+  for (const turn of history.slice(-HISTORY_TURNS)) {
+    if (!turn.text.trim()) continue;
+    const expected = out.length % 2 === 0 ? 'user' : 'assistant';
+    if (turn.role !== expected) continue;
+    out.push({ role: turn.role, content: turn.text });
+  }
+  if (out.at(-1)?.role === 'user') out.pop();
+  return out;
 }
