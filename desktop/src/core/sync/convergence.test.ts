@@ -137,4 +137,40 @@ describe('sync through the real relay', () => {
       for (const text of [...TEXTS, B_TEXT]) expect(content.includes(text), `${file} contains "${text}"`).toBe(false);
     }
   });
+
+  it('syncs conversations: turns and feedback two devices add while offline all arrive on both', async () => {
+    const dirA = path.join(root, 'conv-a');
+    const dirB = path.join(root, 'conv-b');
+    const a = await Core.open({ dataDir: dirA, background: false, deviceName: 'laptop' });
+    await initSync(dirA, relayUrl);
+    const onA = await a.conversations();
+    const conversation = await onA.start('enzymes');
+    const question = await onA.addTurn(conversation.id, { role: 'user', mode: 'ask', text: 'what do enzymes do?' });
+    const reply = await onA.addTurn(conversation.id, { role: 'assistant', mode: 'ask', text: 'They lower activation energy.' });
+    await syncOnce(a, dirA);
+
+    const invite = await createInvite(dirA);
+    await redeemInvite(dirB, invite.code, { relayUrl, deviceName: 'tablet' });
+    await finishJoin(dirB);
+    const b = await Core.open({ dataDir: dirB, background: false });
+    await syncOnce(b, dirB);
+    const onB = await b.conversations();
+    expect(await onB.get(conversation.id)).toEqual(await onA.get(conversation.id));
+
+    // Offline on both: A follows up, B rates the reply and adds a note of its own.
+    const followUp = await onA.addTurn(conversation.id, { role: 'user', mode: 'ask', text: 'which enzyme digests starch?' });
+    await onB.feedback(conversation.id, reply.id, { rating: 'up' });
+    const fromB = await onB.addTurn(conversation.id, { role: 'user', mode: 'capture', text: 'amylase is in saliva' });
+    await syncOnce(a, dirA);
+    await syncOnce(b, dirB);
+    await syncOnce(a, dirA);
+
+    const merged = await onA.get(conversation.id);
+    expect(merged).toEqual(await onB.get(conversation.id));
+    expect(Object.keys(merged!.turns).sort()).toEqual([question.id, reply.id, followUp.id, fromB.id].sort());
+    expect(merged!.turns[reply.id]!.feedback).toMatchObject({ rating: 'up' });
+    expect((await onA.list()).map((c) => c.id)).toEqual([conversation.id]);
+    await a.close();
+    await b.close();
+  });
 });
