@@ -1,6 +1,6 @@
 import { CoreError } from '../core/errors.ts';
 import { UsageError } from './CliError.ts';
-import { askCommand } from './commands/askCommand.ts';
+import { askCommand, conversationsCommand, feedbackCommand } from './commands/askCommand.ts';
 import { captureCommand, listCommand, showCommand } from './commands/captureCommands.ts';
 import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
 import { searchCommand } from './commands/searchCommand.ts';
@@ -15,7 +15,10 @@ usage: lva COMMAND [options]
   capture "text" [--title T] [--tag T]... [--source S]   store a capture
   capture --file x.wav|x.webm|x.png|x.pdf                 store a file as a capture
   search "query" [--limit N] [--source S] [--tag T] [--from DATE] [--to DATE]
-  ask "question"                                          an answer from your captures, with sources (needs ANTHROPIC_API_KEY)
+  ask "question" | --audio F.wav [--conversation ID]     an answer from your captures, with sources (needs ANTHROPIC_API_KEY);
+      [--capture-only]                                    --capture-only stores what you said in the conversation, no reply
+  feedback CONV TURN up|down [--correction TEXT]          rate a reply: liked answers guide later ones
+  conversations [ID]                                      past conversations, or one in full
   show ID [--save DIR]                                    one capture in full; --save writes its files
   list [--limit N] [--source S] [--tag T]                 newest captures
   import FILE.jsonl | DIR                                 JSONL lines or Markdown files
@@ -44,6 +47,8 @@ const COMMANDS: Record<string, Command> = {
   capture: captureCommand,
   search: searchCommand,
   ask: askCommand,
+  feedback: feedbackCommand,
+  conversations: conversationsCommand,
   show: showCommand,
   list: listCommand,
   import: importCommand,
