@@ -22,6 +22,8 @@ import { CoreError } from './errors.ts';
 import { EMBED_JOB, EmbeddingService } from './index/EmbeddingService.ts';
 import { INDEX_SHARD_JOB, IndexUpdater } from './index/IndexUpdater.ts';
 import { NO_INDEX_YET, SearchIndex, isCorruption, type IndexFilters, type IndexedCapture } from './index/SearchIndex.ts';
+import { ConceptGraph } from './graph/ConceptGraph.ts';
+import { GRAPH_SHARD_JOB, GraphUpdater } from './graph/GraphUpdater.ts';
 import { JobQueue, type Job, type JobState } from './jobs/JobQueue.ts';
 import { JobRunner, type JobEvent } from './jobs/JobRunner.ts';
 import { HybridSearch, type SearchQuery, type SearchResult } from './search/HybridSearch.ts';
@@ -82,6 +84,9 @@ export class Core {
   readonly embeddings: EmbeddingService;
   #index: SearchIndex;
   #updater: IndexUpdater;
+  /** Concepts and their links, derived from the captures' concepts; rebuilt from the documents like the index. */
+  readonly graph: ConceptGraph;
+  readonly #graphUpdater: GraphUpdater;
   #search: HybridSearch;
   readonly #lock: DataDirLock;
   readonly #storage: SqliteStorageAdapter;
@@ -91,6 +96,8 @@ export class Core {
   readonly #background: boolean;
   readonly #agents: CoreOptions['agents'];
   #closed = false;
+  /** Start-up's check of which shards the graph lacks; close waits for it, as it writes to the queue. */
+  #graphReconcile: Promise<void> = Promise.resolve();
   /** Shards being (re)indexed in bulk, for progress: after a rebuild or when many shards changed at once. */
   #indexRound = { done: 0, total: 0 };
 
@@ -102,6 +109,7 @@ export class Core {
     blobs: BlobStore;
     queue: JobQueue;
     index: SearchIndex;
+    graph: ConceptGraph;
     source: EmbedderSource;
     background: boolean;
     usage: UsageLedger;
@@ -121,6 +129,12 @@ export class Core {
     this.#updater = this.#wireIndex(this.#index);
     this.#search = new HybridSearch(this.#index, this.embeddings);
     this.runner.register(INDEX_SHARD_JOB, (job) => this.#updater.run(job));
+    this.graph = parts.graph;
+    this.#graphUpdater = new GraphUpdater(() => this.#docs, this.graph, this.queue);
+    this.runner.register(GRAPH_SHARD_JOB, async (job) => {
+      const report = await this.#graphUpdater.run(job);
+      for (const bad of report.invalid) this.#emit({ type: 'notice', message: `capture ${bad.id} was left out of the concept graph: ${bad.error}` });
+    });
     const agents = parts.agents;
     this.#agents = agents;
     this.runner.register(TRANSCRIBE_JOB, async (job) => {
@@ -152,6 +166,7 @@ export class Core {
       (docs) =>
         docs.onShardChange((docId) => {
           this.#updater.enqueue(docId);
+          this.#graphUpdater.enqueue(docId);
           this.runner.poke();
         }),
       () => undefined,
@@ -181,6 +196,7 @@ export class Core {
         typeof options.embedder === 'object'
           ? options.embedder
           : resolveEmbedderSource(options.embedder ?? 'use', { modelDir: layout.models, allowRemote: options.allowRemoteModels ?? true });
+      const graph = await ConceptGraph.open(layout.graph);
       const core = new Core({
         layout,
         lock,
@@ -189,6 +205,7 @@ export class Core {
         blobs: new BlobStore(layout.blobs),
         queue: new JobQueue(layout.jobs),
         index: SearchIndex.open(layout.index),
+        graph,
         source,
         background: options.background ?? true,
         usage: new UsageLedger(layout.usage),
@@ -224,6 +241,14 @@ export class Core {
     }
     this.queue.prune(7 * 86_400_000);
     this.#reconcile();
+    if (this.graph.status.kind === 'created' && this.graph.status.reason) this.#emit({ type: 'notice', message: this.graph.status.reason });
+    this.#graphReconcile = this.#docs.then(
+      async (docs) => {
+        if (this.#closed) return;
+        if ((await this.#graphUpdater.reconcile(docs.shardIds())) > 0) this.runner.poke();
+      },
+      () => undefined,
+    );
     this.embeddings.enqueue();
     // The full page check reads the whole index (~1 s at 100k), so it runs after start-up has settled.
     if (this.#background) this.queue.enqueue(CHECK_INDEX_JOB, 'index', null, { priority: 200, delayMs: 30_000 });
@@ -429,11 +454,18 @@ export class Core {
     return { text: result.text };
   }
 
-  /** Captures linked to these through the concept graph, for retrieval. Empty until the graph exists. */
-  relatedCaptures(ids: readonly string[], options: { limit?: number } = {}): Promise<{ id: string; score: number }[]> {
-    void ids;
-    void options;
-    return Promise.resolve([]);
+  /**
+   * Captures linked to these through the concept graph, for retrieval. The graph answers one call at
+   * a time, so behind a large rebuild it can be slow: retrieval then goes without it rather than wait.
+   */
+  async relatedCaptures(ids: readonly string[], options: { limit?: number; timeoutMs?: number } = {}): Promise<{ id: string; score: number }[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<[]>((resolve) => (timer = setTimeout(() => resolve([]), options.timeoutMs ?? 250)));
+    try {
+      return await Promise.race([this.graph.relatedCaptures(ids, { limit: options.limit ?? 10 }).catch(() => []), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---- search ----
@@ -476,6 +508,8 @@ export class Core {
     this.#index = SearchIndex.open(this.layout.index);
     this.#rebindIndex();
     this.#reconcile(true);
+    await this.graph.clear();
+    await this.#graphUpdater.reconcile((await this.#docs).shardIds(), { all: true });
     await this.runner.drain();
     if (this.#background) this.runner.start();
   }
@@ -546,6 +580,7 @@ export class Core {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#graphReconcile.catch(() => undefined);
     await this.runner.stop();
     try {
       await (await this.#docs).close();
@@ -556,6 +591,7 @@ export class Core {
     this.queue.close();
     this.usage.close();
     this.#index.close();
+    await this.graph.close();
     this.#lock.release();
   }
 }

@@ -10,6 +10,8 @@ export interface DataDirLayout {
   readonly blobs: string;
   readonly jobs: string;
   readonly index: string;
+  /** The concept graph (a directory): derived from the documents, like the index. */
+  readonly graph: string;
   readonly models: string;
   /** Tokens and cost of every model call, for budgets and stats; per device, never synced. */
   readonly usage: string;
@@ -25,6 +27,7 @@ export function dataDirLayout(root: string): DataDirLayout {
     blobs: path.join(abs, 'blobs'),
     jobs: path.join(abs, 'jobs.sqlite'),
     index: path.join(abs, 'index.sqlite'),
+    graph: path.join(abs, 'graph'),
     models: path.join(abs, 'models'),
     usage: path.join(abs, 'usage.sqlite'),
   };
