@@ -18,7 +18,11 @@ const KINDS: Record<string, FileKind> = {
   '.jpg': { mime: 'image/jpeg', source: 'image', step: 'describe' },
   '.jpeg': { mime: 'image/jpeg', source: 'image', step: 'describe' },
   '.webp': { mime: 'image/webp', source: 'image', step: 'describe' },
+  '.gif': { mime: 'image/gif', source: 'image', step: 'describe' },
   '.pdf': { mime: 'application/pdf', source: 'document', step: 'extract' },
+  '.md': { mime: 'text/markdown', source: 'document', step: 'extract' },
+  '.markdown': { mime: 'text/markdown', source: 'document', step: 'extract' },
+  '.txt': { mime: 'text/plain', source: 'document', step: 'extract' },
 };
 
 /** Leading bytes of each format: a file is rejected when its contents do not match its extension. */
@@ -31,7 +35,12 @@ const MAGIC: Record<string, (b: Uint8Array) => boolean> = {
   'image/png': (b) => b[0] === 0x89 && ascii(b, 1, 4) === 'PNG',
   'image/jpeg': (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
   'image/webp': (b) => ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP',
+  'image/gif': (b) => ascii(b, 0, 4) === 'GIF8',
   'application/pdf': (b) => ascii(b, 0, 5) === '%PDF-',
+  // Text has no signature; a NUL byte up front means a binary file with a text extension. The
+  // document agent checks the whole file is UTF-8.
+  'text/markdown': (b) => !b.includes(0),
+  'text/plain': (b) => !b.includes(0),
 };
 
 function ascii(b: Uint8Array, start: number, end: number): string {
