@@ -2,6 +2,7 @@ import { CoreError } from '../core/errors.ts';
 import { UsageError } from './CliError.ts';
 import { askCommand, conversationsCommand, feedbackCommand } from './commands/askCommand.ts';
 import { captureCommand, listCommand, showCommand } from './commands/captureCommands.ts';
+import { conceptsCommand, graphCommand } from './commands/graphCommands.ts';
 import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
 import { searchCommand } from './commands/searchCommand.ts';
 import { devicesCommand, pairCommand, recoverCommand, recoveryPhraseCommand } from './commands/pairCommands.ts';
@@ -19,6 +20,9 @@ usage: lva COMMAND [options]
       [--capture-only]                                    --capture-only stores what you said in the conversation, no reply
   feedback CONV TURN up|down [--correction TEXT]          rate a reply: liked answers guide later ones
   conversations [ID]                                      past conversations, or one in full
+  concepts [--by week|month] [--from DATE] [--to DATE]    the concepts you captured most
+  graph neighbours "concept" [--depth 2]                  concepts linked to one
+  graph path "A" "B" | graph captures "concept"           how two concepts connect; captures mentioning one
   show ID [--save DIR]                                    one capture in full; --save writes its files
   list [--limit N] [--source S] [--tag T]                 newest captures
   import FILE.jsonl | DIR                                 JSONL lines or Markdown files
@@ -49,6 +53,8 @@ const COMMANDS: Record<string, Command> = {
   ask: askCommand,
   feedback: feedbackCommand,
   conversations: conversationsCommand,
+  concepts: conceptsCommand,
+  graph: graphCommand,
   show: showCommand,
   list: listCommand,
   import: importCommand,
