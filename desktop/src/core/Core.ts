@@ -4,9 +4,20 @@ import path from 'node:path';
 import { Capture, NewCapture, deriveTitle, newCaptureId, shardRecords, fromRecord, type BlobRef } from '@lva/shared';
 import { UsageLedger } from './agents/cost/UsageLedger.ts';
 import { providerSettingsFromEnv, type ProviderSettings } from './agents/ProviderSettings.ts';
+import { fileURLToPath } from 'node:url';
 import { runTranscribeJob, TRANSCRIBE_JOB } from './agents/transcribe/TranscribeJob.ts';
-import { chooseTranscriber } from './agents/transcribe/transcribe.ts';
 import { Conversations } from './agents/conversation/Conversations.ts';
+import { BudgetGuard } from './agents/cost/Budget.ts';
+import type { AgentHost } from './agents/jobs/agentCall.ts';
+import { runAnalyzeJob } from './agents/jobs/analyzeJob.ts';
+import { runDescribeJob } from './agents/jobs/describeJob.ts';
+import { runDigestJob, scheduleDigests } from './agents/jobs/digestJob.ts';
+import { runExtractJob } from './agents/jobs/extractJob.ts';
+import { ANALYZE_JOB, DESCRIBE_JOB, DIGEST_JOB, EXTRACT_JOB, enqueueAnalysis, type PipelineDeps } from './agents/jobs/PipelineDeps.ts';
+import { Insights } from './agents/synthesis/Insights.ts';
+import { weekOf } from './agents/synthesis/weeks.ts';
+import { AgentWorker } from './agents/worker/AgentWorker.ts';
+import { InProcessAgents } from './agents/worker/InProcessAgents.ts';
 import { BlobStore } from './blobs/BlobStore.ts';
 import { BlobSync } from './sync/BlobSync.ts';
 import { readSyncKeys } from './sync/SyncKeys.ts';
@@ -45,11 +56,22 @@ export interface CoreOptions {
    */
   documents?: 'await' | 'background';
   /** Providers and local models for the agents; without it, work that needs them waits. */
-  agents?: { settings: ProviderSettings; modelDir?: string; preferLocal?: boolean };
+  agents?: {
+    settings: ProviderSettings;
+    modelDir?: string;
+    preferLocal?: boolean;
+    /** USD per month for the optional agents; unset means no limit. */
+    monthlyBudgetUsd?: number;
+    /** 'worker' (default): agents run in a child process. 'in-process': on the core's event loop. */
+    host?: 'worker' | 'in-process';
+  };
 }
 
+/** Jobs that call an agent, and so wait for keys, the network or the budget. */
+const AGENT_JOBS = [TRANSCRIBE_JOB, ANALYZE_JOB, DESCRIBE_JOB, EXTRACT_JOB, DIGEST_JOB];
+
 export type CoreEvent =
-  | { type: 'progress'; task: 'index' | 'embed' | 'model'; done: number; total: number; message: string }
+  | { type: 'progress'; task: 'index' | 'embed' | 'model' | 'document'; done: number; total: number; message: string }
   | { type: 'notice'; message: string }
   | { type: 'job'; event: JobEvent };
 
@@ -95,6 +117,8 @@ export class Core {
   readonly #listeners = new Set<(e: CoreEvent) => void>();
   readonly #background: boolean;
   readonly #agents: CoreOptions['agents'];
+  readonly #pipeline: PipelineDeps;
+  #agentHost: AgentHost | undefined;
   #closed = false;
   /** Start-up's check of which shards the graph lacks; close waits for it, as it writes to the queue. */
   #graphReconcile: Promise<void> = Promise.resolve();
@@ -137,18 +161,13 @@ export class Core {
     });
     const agents = parts.agents;
     this.#agents = agents;
-    this.runner.register(TRANSCRIBE_JOB, async (job) => {
-      const docs = await this.#docs;
-      return runTranscribeJob(
-        {
-          capture: (id) => docs.getCapture(id),
-          blob: (sha) => this.blob(sha),
-          change: (id, edit) => docs.changeCapture(id, edit),
-          usage: this.usage,
-          config: { settings: agents?.settings ?? providerSettingsFromEnv({}), modelDir: agents?.modelDir ?? this.layout.models, preferLocal: agents?.preferLocal ?? false },
-        },
-        job,
-      );
+    this.#pipeline = this.#pipelineDeps(agents);
+    this.runner.register(TRANSCRIBE_JOB, (job) => runTranscribeJob(this.#pipeline, job));
+    this.runner.register(ANALYZE_JOB, (job) => runAnalyzeJob(this.#pipeline, job));
+    this.runner.register(DESCRIBE_JOB, (job) => runDescribeJob(this.#pipeline, job));
+    this.runner.register(EXTRACT_JOB, (job, context) => runExtractJob(this.#pipeline, job, context));
+    this.runner.register(DIGEST_JOB, async (job) => {
+      await runDigestJob(this.#pipeline, job);
     });
     this.runner.register(EMBED_JOB, (job) => this.embeddings.run(job));
     this.runner.register(CHECK_INDEX_JOB, () => {
@@ -171,6 +190,41 @@ export class Core {
         }),
       () => undefined,
     );
+  }
+
+  #pipelineDeps(agents: CoreOptions['agents']): PipelineDeps {
+    const settings = agents?.settings ?? providerSettingsFromEnv({});
+    const host = (): AgentHost => this.#host();
+    return {
+      // A getter, so the worker process starts on the first job that needs it, not with the core.
+      get agents() {
+        return host();
+      },
+      settings,
+      usage: this.usage,
+      budget: new BudgetGuard(this.usage, agents?.monthlyBudgetUsd === undefined ? {} : { monthlyBudgetUsd: agents.monthlyBudgetUsd }),
+      docs: () => this.#docs,
+      blob: (sha) => this.blob(sha),
+      queue: this.queue,
+      importCaptures: (inputs) => this.importCaptures(inputs),
+      list: (options) => this.#index.list(options),
+      progress: (task, done, total, message) => this.#emit({ type: 'progress', task, done, total, message }),
+      notice: (message) => this.#emit({ type: 'notice', message }),
+      modelDir: agents?.modelDir ?? this.layout.models,
+      preferLocal: agents?.preferLocal ?? false,
+    };
+  }
+
+  /** The agents' process, started on first use: a search or a capture never pays for it. */
+  #host(): AgentHost {
+    if (!this.#agentHost) {
+      const tasksModule = fileURLToPath(new URL('./agents/agentTasks.ts', import.meta.url));
+      this.#agentHost =
+        this.#agents?.host === 'in-process'
+          ? new InProcessAgents(async () => ((await import('./agents/agentTasks.ts')).tasks))
+          : new AgentWorker({ tasksModule });
+    }
+    return this.#agentHost;
   }
 
   /** The documents, once loaded. Rejects (e.g. DATA_DIR_INVALID) if they cannot be. */
@@ -241,6 +295,9 @@ export class Core {
     }
     this.queue.prune(7 * 86_400_000);
     this.#reconcile();
+    // Whatever the agents waited for (a key, the network) may be here now: each kind checks once.
+    for (const kind of AGENT_JOBS) this.queue.wakePending(kind);
+    if (this.#background) scheduleDigests(this.#pipeline);
     if (this.graph.status.kind === 'created' && this.graph.status.reason) this.#emit({ type: 'notice', message: this.graph.status.reason });
     this.#graphReconcile = this.#docs.then(
       async (docs) => {
@@ -306,6 +363,12 @@ export class Core {
   /** Stores a capture and resolves once it is on disk; indexing follows as a job. */
   async capture(input: NewCapture): Promise<Capture> {
     const [capture] = await this.captureMany([input]);
+    // Concepts for what a person captures one at a time. Bulk imports are left out: thousands of old
+    // notes would spend the month's budget before anyone asked for it.
+    if (capture!.text.trim()) {
+      enqueueAnalysis(this.queue, capture!.id);
+      this.runner.poke();
+    }
     return capture!;
   }
 
@@ -358,10 +421,9 @@ export class Core {
     capture.status[kind.step] = { state: 'pending', updatedAt: capture.createdAt };
     await docs.addCaptures([capture]);
     // Acknowledged first: the transcript follows, and a crash in between leaves the job to run again.
-    if (kind.step === 'transcribe') {
-      this.queue.enqueue(TRANSCRIBE_JOB, capture.id, { captureId: capture.id }, { priority: 50 });
-      this.runner.poke();
-    }
+    const job = { transcribe: TRANSCRIBE_JOB, describe: DESCRIBE_JOB, extract: EXTRACT_JOB }[kind.step];
+    this.queue.enqueue(job, capture.id, { captureId: capture.id }, { priority: 50 });
+    this.runner.poke();
     return capture;
   }
 
@@ -445,13 +507,39 @@ export class Core {
     return new Conversations(await this.#docs);
   }
 
-  /** Speech to text for a voice turn, by the same route the transcription job takes. */
+  /** Speech to text for a voice turn, by the same route (and in the same worker) as the transcription job. */
   async transcribe(audio: { bytes: Uint8Array; mime: string; name?: string }): Promise<{ text: string }> {
-    const agents = this.#agents;
-    const transcriber = chooseTranscriber({ settings: agents?.settings ?? providerSettingsFromEnv({}), preferLocal: agents?.preferLocal ?? false, online: true, modelDir: agents?.modelDir ?? this.layout.models, mime: audio.mime });
-    const result = await transcriber.transcribe({ bytes: audio.bytes, mime: audio.mime, ...(audio.name ? { name: audio.name } : {}) });
+    const p = this.#pipeline;
+    const result = await this.#host().call<{ text: string; durationMs: number | undefined; via: string; model: string }>('transcribe', { settings: p.settings, preferLocal: p.preferLocal, modelDir: p.modelDir, audio });
     if (result.via === 'cloud' && result.durationMs !== undefined) this.usage.record({ role: 'transcription', model: result.model, audioSeconds: result.durationMs / 1000 });
     return { text: result.text };
+  }
+
+  async insights(): Promise<Insights> {
+    return new Insights(await this.#docs);
+  }
+
+  /** Writes the digest of a week (this one, so far, by default) now, replacing any earlier one. */
+  async digestNow(week = weekOf(Date.now()).label): Promise<void> {
+    this.queue.enqueue(DIGEST_JOB, week, { week, force: true }, { priority: 0, maxAttempts: 5 });
+    await this.runner.drain([DIGEST_JOB]);
+  }
+
+  /** Cancels a job: a running one stops at its next check, a pending one does not start. */
+  cancelJob(id: number): boolean {
+    return this.runner.cancel(id);
+  }
+
+  retryJob(id: number): boolean {
+    const retried = this.queue.retry(id);
+    if (retried) this.runner.poke();
+    return retried;
+  }
+
+  /** Makes every waiting agent job due now: after a key was set or the network came back. */
+  wakeAgents(): void {
+    for (const kind of AGENT_JOBS) this.queue.wakePending(kind);
+    this.runner.poke();
   }
 
   /**
@@ -582,6 +670,7 @@ export class Core {
     this.#closed = true;
     await this.#graphReconcile.catch(() => undefined);
     await this.runner.stop();
+    await this.#agentHost?.close();
     try {
       await (await this.#docs).close();
     } catch {

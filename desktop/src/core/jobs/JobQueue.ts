@@ -200,6 +200,11 @@ export class JobQueue {
     return row ? toJob(row) : undefined;
   }
 
+  /** Makes the pending (waiting) jobs of a kind due now; failed ones stay failed. */
+  wakePending(kind: string): void {
+    this.#db.prepare(`UPDATE jobs SET run_after = ?, updated_at = ? WHERE kind = ? AND state = 'pending' AND run_after > ?`).run(this.#now(), this.#now(), kind, this.#now());
+  }
+
   /** Makes waiting or failed jobs of a kind due now, e.g. once a model becomes available. */
   wake(kind: string): void {
     this.#db
