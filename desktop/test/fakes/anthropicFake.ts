@@ -53,6 +53,8 @@ export interface AnthropicFakeOptions {
   apiKey?: string;
   /** Code points per text_delta / input_json_delta when a plan does not say. */
   chunkSize?: number;
+  /** Listen on this port (default: any free one). */
+  port?: number;
 }
 
 export interface AnthropicFake {
@@ -135,7 +137,7 @@ export async function startAnthropicFake(options: AnthropicFakeOptions = {}): Pr
       case 'stream_error':
         return body.stream ? streamBroken(context, plan) : sendBrokenJson(context, plan);
     }
-  });
+  }, options.port);
 
   return {
     url: server.url,

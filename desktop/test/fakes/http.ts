@@ -23,7 +23,8 @@ export interface LoopbackServer {
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, recorded: RecordedRequest) => void | Promise<void>;
 
 /** Shared plumbing for the fakes: loopback on a random port, request recording, and a close() that never hangs. */
-export async function startLoopbackServer(handler: Handler): Promise<LoopbackServer> {
+/** `port` 0 picks a free one; a fixed port lets a test bring a provider "back online" at the URL a client already has. */
+export async function startLoopbackServer(handler: Handler, port = 0): Promise<LoopbackServer> {
   const requests: RecordedRequest[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   const notify = (): void => {
@@ -65,7 +66,7 @@ export async function startLoopbackServer(handler: Handler): Promise<LoopbackSer
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 
