@@ -24,7 +24,7 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse, recorded: R
 
 /** Shared plumbing for the fakes: loopback on a random port, request recording, and a close() that never hangs. */
 /** `port` 0 picks a free one; a fixed port lets a test bring a provider "back online" at the URL a client already has. */
-export async function startLoopbackServer(handler: Handler, port = 0): Promise<LoopbackServer> {
+export async function startLoopbackServer(handler: Handler, listenPort = 0): Promise<LoopbackServer> {
   const requests: RecordedRequest[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   const notify = (): void => {
@@ -66,7 +66,7 @@ export async function startLoopbackServer(handler: Handler, port = 0): Promise<L
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(listenPort, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 
