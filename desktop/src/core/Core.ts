@@ -227,6 +227,11 @@ export class Core {
     return this.#agentHost;
   }
 
+  /** The agent worker's process id, once started (for diagnostics, and the tests that kill it). */
+  get agentsPid(): number | undefined {
+    return this.#agentHost instanceof AgentWorker ? this.#agentHost.pid : undefined;
+  }
+
   /** The documents, once loaded. Rejects (e.g. DATA_DIR_INVALID) if they cannot be. */
   documents(): Promise<DocStore> {
     return this.#docs;
