@@ -24,6 +24,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   syncLatency: () => import('./syncLatency.ts'),
   firstSync: () => import('./firstSync.ts'),
   relayFanIn: () => import('./relayFanIn.ts'),
+  voiceTurn: () => import('./voiceTurn.ts'),
+  retrieval: () => import('./retrieval.ts'),
 };
 
 const { values } = parseArgs({
