@@ -155,7 +155,9 @@ describe('ConceptGraph', () => {
     const related = await graph.relatedCaptures(['c2']);
     expect(related.map((r) => r.id)).toEqual(['c1', 'c3', 'c4']);
     // c1 shares neural network and gradient descent, and mentions backpropagation, a neighbour of them.
-    expect(related[0]).toEqual({ id: 'c1', score: 2.25, via: ['gradient descent', 'neural network', 'backpropagation'] });
+    // Each counts by its rarity: neural network is in 2 captures (1/log2 3), gradient descent in 3 (1/2),
+    // backpropagation, a stated neighbour, in 1 (a quarter of 1/log2 2).
+    expect(related[0]).toEqual({ id: 'c1', score: 1.381, via: ['neural network', 'gradient descent', 'backpropagation'] });
     expect(related[2]).toMatchObject({ id: 'c4', via: ['neuron'] });
     expect((await graph.relatedCaptures(['c2'], { exclude: ['c1'], limit: 1 })).map((r) => r.id)).toEqual(['c3']);
     expect(await graph.relatedCaptures(['c6'])).toEqual([]);

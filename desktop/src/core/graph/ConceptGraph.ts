@@ -461,26 +461,38 @@ export class ConceptGraph {
    */
   async relatedCaptures(captureIds: readonly string[], opts: { limit?: number; exclude?: readonly string[] } = {}): Promise<RelatedCapture[]> {
     if (captureIds.length === 0) return [];
+    // This runs inside every answer, so it sticks to lookups by primary key (UNWIND … {key: k}):
+    // filtering with IN scanned every node, and expanding co-mentions of popular concepts took
+    // hundreds of milliseconds at 10k captures. Neighbours are the stated relations only; a
+    // co-mentioned concept is already reached through the captures that share it.
     return this.#serial(async () => {
-      const seedRows = await run(this.#conn, 'MATCH (n:CaptureNode)-[:MENTIONS]->(c:Concept) WHERE n.id IN $ids RETURN DISTINCT c.key AS key', { ids: [...captureIds] });
+      const seedRows = await run(this.#conn, 'UNWIND $ids AS id MATCH (n:CaptureNode {id: id})-[:MENTIONS]->(c:Concept) RETURN DISTINCT c.key AS key', { ids: [...captureIds] });
       const seeds = new Set(seedRows.map((r) => str(r.key)));
       if (seeds.size === 0) return [];
-      const weights = new Map<string, number>([...seeds].map((k) => [k, SHARED_WEIGHT]));
-      const links = await this.#links([...seeds]);
-      for (const out of links.values()) {
-        const strongest = [...out].sort((x, y) => y[1].captures.size - x[1].captures.size || x[0].localeCompare(y[0])).slice(0, FAN_OUT);
-        for (const [other] of strongest) if (!seeds.has(other)) weights.set(other, NEIGHBOUR_WEIGHT);
+      const neighbourRows = await run(this.#conn, 'UNWIND $keys AS k MATCH (a:Concept {key: k})-[:RELATES]-(b:Concept) RETURN DISTINCT b.key AS key', { keys: [...seeds] });
+      const neighbours = neighbourRows.map((r) => str(r.key)).filter((k) => !seeds.has(k)).sort().slice(0, FAN_OUT);
+      const rows = await run(this.#conn, 'UNWIND $keys AS k MATCH (c:Concept {key: k})<-[:MENTIONS]-(m:CaptureNode) RETURN c.key AS key, collect(m.id) AS ids', { keys: [...seeds, ...neighbours] });
+      const exclude = new Set([...captureIds, ...(opts.exclude ?? [])]);
+      const found = new Map<string, { score: number; via: { key: string; weight: number }[] }>();
+      for (const row of rows) {
+        const key = str(row.key);
+        const ids = row.ids as string[];
+        // A concept half the captures mention says little about any two of them: rarer ones weigh more.
+        const weight = (seeds.has(key) ? SHARED_WEIGHT : NEIGHBOUR_WEIGHT) / Math.log2(1 + ids.length);
+        for (const id of ids) {
+          if (exclude.has(id)) continue;
+          const entry = found.get(id) ?? { score: 0, via: [] };
+          entry.score += weight;
+          entry.via.push({ key, weight });
+          found.set(id, entry);
+        }
       }
-      const rows = await run(
-        this.#conn,
-        'MATCH (n:CaptureNode)-[:MENTIONS]->(c:Concept) WHERE c.key IN $keys AND NOT n.id IN $exclude RETURN n.id AS id, collect(c.key) AS keys',
-        { keys: [...weights.keys()], exclude: [...captureIds, ...(opts.exclude ?? [])] },
-      );
-      return rows
-        .map((r) => {
-          const via = (r.keys as string[]).slice().sort((x, y) => weights.get(y)! - weights.get(x)! || x.localeCompare(y));
-          return { id: str(r.id), score: via.reduce((s, k) => s + weights.get(k)!, 0), via };
-        })
+      return [...found]
+        .map(([id, { score, via }]) => ({
+          id,
+          score: Math.round(score * 1000) / 1000,
+          via: via.sort((x, y) => y.weight - x.weight || x.key.localeCompare(y.key)).map((v) => v.key),
+        }))
         .sort((x, y) => y.score - x.score || x.id.localeCompare(y.id))
         .slice(0, opts.limit ?? 20);
     });
