@@ -71,6 +71,8 @@ export interface AskOptions {
   history?: { role: 'user' | 'assistant'; text: string }[];
   /** Records the call under this capture in the cost ledger. */
   captureId?: string;
+  /** Retrieval already under way (a turn starts it while it stores what was said). */
+  retrieval?: Promise<{ captures: Retrieved[]; mode: 'hybrid' | 'keyword' }>;
 }
 
 /** Earlier turns sent with a follow-up: enough for "and what about…", not a whole day's chat. */
@@ -87,7 +89,7 @@ export async function* ask(core: Core, settings: ProviderSettings, question: str
   const decision = options.budget?.check('chat');
   if (decision && !decision.allowed) throw new CoreError('BUDGET_SPENT', decision.reason);
   const client = options.client ?? claudeClient(settings, 'answering a question');
-  const result = await retrieve(core, question, options.adjustments ? { adjustments: options.adjustments } : {});
+  const result = await (options.retrieval ?? retrieve(core, question, options.adjustments ? { adjustments: options.adjustments } : {}));
   const captures = result.captures;
   yield { type: 'retrieved', captures: captures.map(({ id, title, createdAt, via }) => ({ id, title, createdAt, via })), mode: result.mode };
 

@@ -3,7 +3,8 @@ import type { Core } from '../../Core.ts';
 import { CoreError } from '../../errors.ts';
 import type { ProviderSettings } from '../ProviderSettings.ts';
 import { ask, type AskEvent, type AskOptions } from './ask.ts';
-import { collectFeedback, fewShotExamples, rankingAdjustments } from './feedback.ts';
+import { retrieve, type Retrieved } from '../research/retrieve.ts';
+import { collectFeedback, fewShotExamples, rankingAdjustments, type FeedbackExample } from './feedback.ts';
 
 export type TurnInput = {
   /** Continues a conversation; a new one is started when absent. */
@@ -45,6 +46,16 @@ export async function* converse(core: Core, settings: ProviderSettings, input: T
     existing = await conversations.get(input.conversationId);
     if (!existing) throw new CoreError('NOT_FOUND', `no conversation ${input.conversationId}`);
   }
+  // Retrieval starts now and runs while what was said is written down: a voice turn's wait for its
+  // first word is the sum of these steps, and neither needs the other.
+  let retrieval: Promise<{ captures: Retrieved[]; mode: 'hybrid' | 'keyword' }> | undefined;
+  let feedback: FeedbackExample[] = [];
+  if (input.mode === 'ask') {
+    feedback = collectFeedback(await conversations.all());
+    retrieval = retrieve(core, text, { adjustments: rankingAdjustments(feedback, text) });
+    // Awaited by ask(); this only keeps a failure from counting as unhandled while the turn is stored.
+    retrieval.catch(() => undefined);
+  }
   const started = !existing;
   const conversation = existing ?? (await conversations.start(text.trim().split(/\r?\n/, 1)[0]!.slice(0, 80)));
   yield { type: 'conversation', conversationId: conversation.id, started };
@@ -54,16 +65,15 @@ export async function* converse(core: Core, settings: ProviderSettings, input: T
   if (input.mode === 'capture') captureId = (await core.capture({ text, source })).id;
   const said = await conversations.addTurn(conversation.id, { role: 'user', mode: input.mode, text, ...(captureId ? { captureId } : {}) });
   yield { type: 'said', turn: said };
-  if (input.mode === 'capture') return;
+  if (input.mode === 'capture' || !retrieval) return;
 
-  const feedback = collectFeedback(await conversations.all());
   let answer = '';
   try {
     for await (const event of ask(core, settings, text, {
       ...options,
       history,
       examples: fewShotExamples(feedback, text),
-      adjustments: rankingAdjustments(feedback, text),
+      retrieval,
     })) {
       if (event.type === 'text') answer += event.text;
       yield event;
