@@ -32,8 +32,14 @@ export interface GlobalValues {
   offline?: boolean | undefined;
 }
 
+export interface WithCoreOptions {
+  readOnly?: boolean;
+  /** Job keys whose failures the command reports itself once the jobs have run, so they are not said twice. */
+  summarised?: ReadonlySet<string>;
+}
+
 /** Opens the core for one command, with model and index progress on stderr, and closes it afterwards. */
-export async function withCore<T>(values: GlobalValues, run: (core: Core) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
+export async function withCore<T>(values: GlobalValues, run: (core: Core) => Promise<T>, options: WithCoreOptions = {}): Promise<T> {
   const bars = new Map<string, Progress>();
   const core = await Core.open({
     // Commands that only read answer from the index while the documents load.
@@ -48,7 +54,7 @@ export async function withCore<T>(values: GlobalValues, run: (core: Core) => Pro
       preferLocal: process.env.LVA_TRANSCRIBE === 'local',
     },
   });
-  const off = core.on((e: CoreEvent) => reportEvent(e, bars));
+  const off = core.on((e: CoreEvent) => reportEvent(e, bars, options.summarised));
   if (core.indexStatus.kind === 'created' && core.indexStatus.reason !== NO_INDEX_YET) process.stderr.write(`lva: ${core.indexStatus.reason}\n`);
   try {
     return await run(core);
@@ -59,15 +65,21 @@ export async function withCore<T>(values: GlobalValues, run: (core: Core) => Pro
   }
 }
 
-function reportEvent(e: CoreEvent, bars: Map<string, Progress>): void {
+/** One bar per task; any task name (index, embed, model, document) gets its own. */
+function reportEvent(e: CoreEvent, bars: Map<string, Progress>, summarised: ReadonlySet<string> | undefined): void {
   if (e.type === 'progress') {
     if (e.total <= 0) return;
     let bar = bars.get(e.task);
     if (!bar) bars.set(e.task, (bar = new Progress(e.message)));
     bar.update(e.done, e.total);
+    // Finished: the next round of the task (a second document, say) starts a bar of its own.
+    if (e.done >= e.total) {
+      bar.done();
+      bars.delete(e.task);
+    }
   } else if (e.type === 'notice') {
     process.stderr.write(`lva: ${e.message}\n`);
-  } else if (e.event.outcome === 'failed') {
+  } else if (e.event.outcome === 'failed' && !summarised?.has(e.event.job.key)) {
     process.stderr.write(`lva: job ${e.event.job.kind} failed: ${e.event.error}\n`);
   }
 }

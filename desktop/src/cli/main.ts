@@ -3,6 +3,8 @@ import { UsageError } from './CliError.ts';
 import { askCommand, conversationsCommand, feedbackCommand } from './commands/askCommand.ts';
 import { captureCommand, listCommand, showCommand } from './commands/captureCommands.ts';
 import { conceptsCommand, graphCommand } from './commands/graphCommands.ts';
+import { insightsCommand } from './commands/insightsCommand.ts';
+import { jobsCommand } from './commands/jobsCommands.ts';
 import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
 import { searchCommand } from './commands/searchCommand.ts';
 import { devicesCommand, pairCommand, recoverCommand, recoveryPhraseCommand } from './commands/pairCommands.ts';
@@ -14,7 +16,8 @@ const HELP = `lva — Learning Voice Agent from the command line
 usage: lva COMMAND [options]
 
   capture "text" [--title T] [--tag T]... [--source S]   store a capture
-  capture --file x.wav|x.webm|x.png|x.pdf                 store a file as a capture
+  capture --file x.wav|x.webm|x.png|x.pdf|x.md           store a file as a capture; waits for its transcript,
+                                                          description or parts and concepts, and says what still waits
   search "query" [--limit N] [--source S] [--tag T] [--from DATE] [--to DATE]
   ask "question" | --audio F.wav [--conversation ID]     an answer from your captures, with sources (needs ANTHROPIC_API_KEY);
       [--capture-only]                                    --capture-only stores what you said in the conversation, no reply
@@ -23,6 +26,11 @@ usage: lva COMMAND [options]
   concepts [--by week|month] [--from DATE] [--to DATE]    the concepts you captured most
   graph neighbours "concept" [--depth 2]                  concepts linked to one
   graph path "A" "B" | graph captures "concept"           how two concepts connect; captures mentioning one
+  insights [--now | --week YYYY-Www]                      weekly digests with their sources; --now writes this
+                                                          week's, --week a given week's (needs ANTHROPIC_API_KEY)
+  jobs [--state S] [--kind K] [--limit N]                 the job queue: what waits (and for what), what failed and why
+  jobs run [--kind K]                                     run every job now, waiting ones too, then say what is left
+  jobs retry ID | jobs cancel ID                          run a failed job again; stop a pending or running one
   show ID [--save DIR]                                    one capture in full; --save writes its files
   list [--limit N] [--source S] [--tag T]                 newest captures
   import FILE.jsonl | DIR                                 JSONL lines or Markdown files
@@ -61,6 +69,8 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   reindex: reindexCommand,
   stats: statsCommand,
+  jobs: jobsCommand,
+  insights: insightsCommand,
   init: initCommand,
   sync: syncCommand,
   pair: pairCommand,

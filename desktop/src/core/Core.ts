@@ -478,6 +478,11 @@ export class Core {
       }
     });
     if (!found) throw new CoreError('NOT_FOUND', `no capture with id ${id}`);
+    // New words may mean new concepts.
+    if (next.data.text !== undefined && next.data.text.trim()) {
+      enqueueAnalysis(this.queue, id);
+      this.runner.poke();
+    }
   }
 
   async delete(id: string): Promise<void> {
@@ -528,6 +533,8 @@ export class Core {
   async digestNow(week = weekOf(Date.now()).label): Promise<void> {
     this.queue.enqueue(DIGEST_JOB, week, { week, force: true }, { priority: 0, maxAttempts: 5 });
     await this.runner.drain([DIGEST_JOB]);
+    // The on-demand run took the week's job; the scheduled digest of the whole week is still to come.
+    if (this.#background) scheduleDigests(this.#pipeline);
   }
 
   /** Cancels a job: a running one stops at its next check, a pending one does not start. */

@@ -6,6 +6,7 @@ import { CoreError } from '../../core/errors.ts';
 import { UsageError } from '../CliError.ts';
 import { parse, parseLimit, print, withCore } from '../context.ts';
 import { date } from '../render.ts';
+import { reportUnfinished, unfinishedJobsOf, unfinishedPartJobsOf } from './jobsCommands.ts';
 
 function sources(values: string[] | undefined): CaptureSource[] | undefined {
   if (!values?.length) return undefined;
@@ -14,9 +15,15 @@ function sources(values: string[] | undefined): CaptureSource[] | undefined {
 }
 export { sources as parseSources };
 
-/** Waits for the index so the capture is searchable when the command returns; `--no-wait` leaves it to the next run. */
-async function settle(core: Core, wait: boolean): Promise<void> {
-  if (wait) await core.drain();
+/**
+ * Waits for the index and the capture's pipeline (transcript, description, parts, concepts), so the
+ * capture is searchable and complete when the command returns; `--no-wait` leaves it to the next run.
+ * What is left waiting or failed is said, with the reason: the capture itself is stored either way.
+ */
+async function settle(core: Core, captureId: string, wait: boolean): Promise<void> {
+  if (!wait) return;
+  await core.drain();
+  reportUnfinished(unfinishedJobsOf(core, captureId), unfinishedPartJobsOf(core, captureId));
 }
 
 export async function captureCommand(args: string[]): Promise<void> {
@@ -30,13 +37,27 @@ export async function captureCommand(args: string[]): Promise<void> {
   const text = positionals.join(' ');
   if (!values.file && !text.trim()) throw new UsageError('nothing to capture: give text, e.g. lva capture "what I learned", or --file PATH');
   const source = sources(values.source ? [values.source] : undefined)?.[0];
+  // Filled in once the capture has an id: its jobs' failures are reported after the drain, once.
+  const summarised = new Set<string>();
   await withCore(values, async (core) => {
     const capture = values.file
       ? await core.captureFile(values.file, { ...(values.title ? { title: values.title } : {}), tags: values.tag ?? [], ...(text ? { text } : {}) })
       : await core.capture({ text, ...(values.title ? { title: values.title } : {}), tags: values.tag ?? [], ...(source ? { source } : {}) });
-    await settle(core, !values['no-wait']);
-    print(values.json, { id: capture.id }, () => `captured ${capture.id}`);
-  });
+    summarised.add(capture.id);
+    await settle(core, capture.id, !values['no-wait']);
+    const final = (await core.get(capture.id)) ?? capture;
+    const out = {
+      id: final.id,
+      title: final.title,
+      text: final.text,
+      source: final.source,
+      status: final.status,
+      concepts: final.concepts,
+      jobs: unfinishedJobsOf(core, capture.id).map((j) => ({ id: j.id, kind: j.kind, state: j.state, reason: j.lastError })),
+      partJobs: unfinishedPartJobsOf(core, capture.id),
+    };
+    print(values.json, out, () => `captured ${capture.id}`);
+  }, { summarised });
 }
 
 export async function showCommand(args: string[]): Promise<void> {
@@ -57,9 +78,14 @@ export async function showCommand(args: string[]): Promise<void> {
         `id       ${capture.id}`,
         `created  ${date(capture.createdAt)}  (${capture.source}, device ${capture.deviceId})`,
       ];
+      if (capture.origin) {
+        const pages = capture.origin.page === undefined ? '' : `, page ${capture.origin.page}${capture.origin.pageEnd !== undefined && capture.origin.pageEnd !== capture.origin.page ? `–${capture.origin.pageEnd}` : ''}`;
+        lines.push(`part of  ${capture.origin.parentId} (part ${capture.origin.index + 1}${pages})`);
+      }
       if (capture.tags.length) lines.push(`tags     ${capture.tags.join(', ')}`);
       for (const b of capture.blobs) lines.push(`file     ${b.name ?? b.sha256} (${b.mime}, ${b.size} bytes${b.durationMs ? `, ${(b.durationMs / 1000).toFixed(1)} s` : ''})`);
       for (const [step, s] of Object.entries(capture.status)) lines.push(`${step.padEnd(8)} ${s.state}${s.reason ? `: ${s.reason}` : ''}`);
+      if (capture.concepts.length) lines.push(`concepts ${capture.concepts.map((c) => c.name).join(', ')}`);
       lines.push(`index    ${capture.local.indexed ? 'indexed' : 'not yet indexed'}, ${capture.local.embedded ? 'embedded' : 'not yet embedded'}`);
       if (capture.edits.length) lines.push(`edited   ${capture.edits.length} time(s), last ${date(capture.edits.at(-1)!.at)}`);
       lines.push('', capture.text);

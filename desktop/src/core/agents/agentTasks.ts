@@ -58,7 +58,7 @@ export const tasks = defineTasks({
   async extract(input: { document: { bytes: Uint8Array; mime: string; name?: string } }, ctx) {
     return extractDocument(input.document, {
       signal: ctx.signal,
-      onProgress: (p) => ctx.progress(p.done, p.total, p.stage === 'reading' ? 'reading pages' : 'splitting into parts'),
+      onProgress: (p) => ctx.progress(p.done, p.total, p.stage === 'chunking' ? 'splitting into parts' : input.document.mime === 'application/pdf' ? 'reading pages' : 'reading'),
     });
   },
 

@@ -187,6 +187,13 @@ export class JobQueue {
       .run(reason, now + recheckInMs, now, kind);
   }
 
+  /** A failure no retry can fix (a corrupt file): failed for good, counting the attempt that found out. */
+  failPermanently(id: number, reason: string): void {
+    this.#db
+      .prepare(`UPDATE jobs SET state = 'failed', rerun = 0, attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`)
+      .run(reason, this.#now(), id);
+  }
+
   /** The person stopped it: failed for good with that reason, unless enqueued again. */
   cancel(id: number, reason = 'cancelled'): boolean {
     const info = this.#db

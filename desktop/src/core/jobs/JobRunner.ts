@@ -92,7 +92,7 @@ export class JobRunner {
         if (err.wholeKind) this.#queue.waitKind(job.kind, message, err.recheckInMs);
         this.#emit({ job, outcome: 'waiting', error: message });
       } else if (err instanceof JobFailedError) {
-        this.#queue.cancel(job.id, message);
+        this.#queue.failPermanently(job.id, message);
         this.#emit({ job, outcome: 'failed', error: message });
       } else {
         const state = this.#queue.fail(job.id, message, backoffDelay(job.attempts + 1, this.#backoff));

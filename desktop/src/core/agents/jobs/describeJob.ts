@@ -45,6 +45,7 @@ export async function runDescribeJob(deps: PipelineDeps, job: Job): Promise<void
     if (!record.edits.some((e) => e.field === 'text')) record.text = new ImmutableString(text);
     record.concepts = result.concepts;
     if (result.relations.length > 0) record.relations = result.relations;
+    else delete record.relations;
     record.status.describe = { state: 'done', updatedAt: Date.now() };
     record.status.concepts = { state: 'done', updatedAt: Date.now() };
   });

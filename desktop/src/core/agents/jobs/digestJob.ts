@@ -16,11 +16,14 @@ const WEEK_CAPTURE_LIMIT = 2000;
  * start adds nothing twice.
  */
 export function scheduleDigests(deps: Pick<PipelineDeps, 'queue'>, now = Date.now()): void {
+  // A digest made on demand (Core.digestNow) shares the week's job; once done it is not the scheduled one.
+  const onDemand = (job: Job): boolean => job.state === 'done' && (job.payload as { force?: boolean } | null)?.force === true;
   const last = lastFullWeek(now);
   const existing = deps.queue.get(DIGEST_JOB, last.label);
-  if (!existing || existing.state === 'failed') deps.queue.enqueue(DIGEST_JOB, last.label, { week: last.label }, { priority: 150, maxAttempts: 5 });
+  if (!existing || existing.state === 'failed' || onDemand(existing)) deps.queue.enqueue(DIGEST_JOB, last.label, { week: last.label }, { priority: 150, maxAttempts: 5 });
   const current = weekOf(now);
-  if (!deps.queue.get(DIGEST_JOB, current.label)) deps.queue.enqueue(DIGEST_JOB, current.label, { week: current.label }, { priority: 150, maxAttempts: 5, delayMs: current.to - now + 3_600_000 });
+  const scheduled = deps.queue.get(DIGEST_JOB, current.label);
+  if (!scheduled || onDemand(scheduled)) deps.queue.enqueue(DIGEST_JOB, current.label, { week: current.label }, { priority: 150, maxAttempts: 5, delayMs: current.to - now + 3_600_000 });
 }
 
 /**

@@ -3,7 +3,7 @@ import { ImmutableString } from '@automerge/automerge';
 import type { NewCapture } from '@lva/shared';
 import { CoreError } from '../../errors.ts';
 import type { Job } from '../../jobs/JobQueue.ts';
-import { JobFailedError, type JobContext } from '../../jobs/JobRunner.ts';
+import { JobFailedError, JobWaitError, type JobContext } from '../../jobs/JobRunner.ts';
 import type { Chunk } from '../documents/chunking.ts';
 import { enqueueAnalysis, setStep, type PipelineDeps } from './PipelineDeps.ts';
 
@@ -53,8 +53,15 @@ export async function runExtractJob(deps: PipelineDeps, job: Job, context: JobCo
     );
   } catch (err) {
     const message = (err as Error).message;
-    if (context.signal.aborted || (err instanceof CoreError && err.code === 'CANCELLED')) {
+    if (context.signal.aborted) {
       await setStep(docs, captureId, 'extract', { state: 'failed', reason: 'cancelled; add the file again to retry' });
+      throw err;
+    }
+    // Cancelled, but not by the person: the worker was shutting down. That is a wait, not a failure.
+    if (err instanceof CoreError && err.code === 'CANCELLED') throw new JobWaitError('the agent worker stopped while reading the document; it will be read again', 1000);
+    // The worker died or the call must wait: no attempt is spent, so this is never the last one.
+    if (err instanceof JobWaitError) {
+      await setStep(docs, captureId, 'extract', { state: 'waiting', reason: message });
       throw err;
     }
     if ((err instanceof CoreError && (err.code === 'DOCUMENT_UNREADABLE' || err.code === 'BAD_INPUT')) || job.attempts + 1 >= job.maxAttempts) {
