@@ -52,12 +52,16 @@ describe('the whole pipeline: voice → transcript → index → concepts → gr
     expect(openai.transcriptions).toHaveLength(1);
     expect(openai.transcriptions[0]!.file!.bytes.subarray(0, 4).toString()).toBe('RIFF');
 
-    const shown = JSON.parse((await runLva(dir, ['show', id, '--json'], env)).stdout) as { source: string; text: string; status: Record<string, { state: string }>; concepts: { name: string }[] };
+    const shown = JSON.parse((await runLva(dir, ['show', id, '--json'], env)).stdout) as { source: string; text: string; status: Record<string, { state: string }>; concepts: { name: string }[]; ai: { calls: number; costUsd: number; audioSeconds: number } };
     expect(shown.source).toBe('voice');
     expect(shown.text).toBe(SPOKEN);
     expect(shown.status.transcribe?.state).toBe('done');
     expect(shown.status.concepts?.state).toBe('done');
     expect(shown.concepts.map((c) => c.name.toLowerCase())).toEqual(expect.arrayContaining(['backpropagation', 'gradient descent', 'neural network']));
+    // Its cost, per capture: the transcription (about 7 s of audio, measured from the WAV) and the concept extraction.
+    expect(shown.ai.calls).toBe(2);
+    expect(shown.ai.audioSeconds).toBeGreaterThan(6);
+    expect(shown.ai.costUsd).toBeGreaterThan(0);
 
     // Searchable by its transcript, by keyword.
     const found = JSON.parse((await runLva(dir, ['search', 'backpropagation weight', '--json'], env)).stdout) as { hits: { id: string }[] };

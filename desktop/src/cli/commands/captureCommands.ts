@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CAPTURE_SOURCES, type CaptureSource } from '@lva/shared';
+import { formatUsd } from '../../core/agents/cost/pricing.ts';
 import type { Core } from '../../core/Core.ts';
 import { CoreError } from '../../core/errors.ts';
 import { UsageError } from '../CliError.ts';
@@ -72,7 +73,10 @@ export async function showCommand(args: string[]): Promise<void> {
       fs.mkdirSync(values.save, { recursive: true });
       for (const b of capture.blobs) fs.writeFileSync(path.join(values.save, path.basename(b.name ?? b.sha256)), await core.blob(b.sha256));
     }
-    print(values.json, capture, () => {
+    // What the agents spent on this capture, on this device (the ledger is per device).
+    const spent = core.usage.forCapture(capture.id);
+    const ai = { calls: spent.calls, costUsd: spent.costUsd, inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, audioSeconds: spent.audioSeconds };
+    print(values.json, { ...capture, ai }, () => {
       const lines = [
         `${capture.title || '(untitled)'}`,
         `id       ${capture.id}`,
@@ -88,6 +92,7 @@ export async function showCommand(args: string[]): Promise<void> {
       if (capture.concepts.length) lines.push(`concepts ${capture.concepts.map((c) => c.name).join(', ')}`);
       lines.push(`index    ${capture.local.indexed ? 'indexed' : 'not yet indexed'}, ${capture.local.embedded ? 'embedded' : 'not yet embedded'}`);
       if (capture.edits.length) lines.push(`edited   ${capture.edits.length} time(s), last ${date(capture.edits.at(-1)!.at)}`);
+      if (ai.calls > 0) lines.push(`AI       ${formatUsd(spent.costMicroUsd)} over ${ai.calls} call(s), ${ai.inputTokens + ai.outputTokens} tokens${ai.audioSeconds ? `, ${ai.audioSeconds.toFixed(1)} s of audio` : ''}`);
       lines.push('', capture.text);
       return lines.join('\n');
     });
