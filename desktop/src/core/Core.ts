@@ -33,7 +33,7 @@ import { CoreError } from './errors.ts';
 import { EMBED_JOB, EmbeddingService } from './index/EmbeddingService.ts';
 import { INDEX_SHARD_JOB, IndexUpdater } from './index/IndexUpdater.ts';
 import { NO_INDEX_YET, SearchIndex, isCorruption, type IndexFilters, type IndexedCapture } from './index/SearchIndex.ts';
-import { ConceptGraph } from './graph/ConceptGraph.ts';
+import { ConceptGraph, NEW_GRAPH } from './graph/ConceptGraph.ts';
 import { GRAPH_SHARD_JOB, GraphUpdater } from './graph/GraphUpdater.ts';
 import { JobQueue, type Job, type JobState } from './jobs/JobQueue.ts';
 import { JobRunner, type JobEvent } from './jobs/JobRunner.ts';
@@ -303,7 +303,7 @@ export class Core {
     // Whatever the agents waited for (a key, the network) may be here now: each kind checks once.
     for (const kind of AGENT_JOBS) this.queue.wakePending(kind);
     if (this.#background) scheduleDigests(this.#pipeline);
-    if (this.graph.status.kind === 'created' && this.graph.status.reason) this.#emit({ type: 'notice', message: this.graph.status.reason });
+    if (this.graph.status.kind === 'created' && this.graph.status.reason !== NEW_GRAPH) this.#emit({ type: 'notice', message: this.graph.status.reason });
     this.#graphReconcile = this.#docs.then(
       async (docs) => {
         if (this.#closed) return;

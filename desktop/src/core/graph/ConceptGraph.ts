@@ -14,6 +14,8 @@ const DB_FILE = 'graph.lbug';
 const DEFAULT_IMPORTANCE = 0.5;
 /** A shared concept is worth this many neighbour concepts in relatedCaptures. */
 const SHARED_WEIGHT = 1;
+/** The reason a graph was created when there was none: nothing to tell anyone about. */
+export const NEW_GRAPH = 'new graph';
 const NEIGHBOUR_WEIGHT = 0.25;
 /** Neighbours followed per concept when widening (depth 2, related captures), so one hub cannot flood a query. */
 const FAN_OUT = 50;
@@ -128,7 +130,7 @@ export class ConceptGraph {
   static async open(dir: string): Promise<ConceptGraph> {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, DB_FILE);
-    let reason = 'new graph';
+    let reason = NEW_GRAPH;
     if (fs.existsSync(file)) {
       let db: Database | undefined;
       let conn: Connection | undefined;
