@@ -301,12 +301,21 @@ export class ConceptGraph {
        DELETE c`,
       { keys },
     );
-    const rows = await run(this.#conn, 'MATCH (c:Concept)<-[m:MENTIONS]-(:CaptureNode) WHERE c.key IN $keys RETURN c.key AS key, m.name AS name, m.type AS type', { keys });
+    // Counted in the query: a popular concept has tens of thousands of mentions, and reading each
+    // one back on every batch made building a large graph quadratic.
+    const rows = await run(
+      this.#conn,
+      'MATCH (c:Concept)<-[m:MENTIONS]-(:CaptureNode) WHERE c.key IN $keys RETURN c.key AS key, m.name AS name, m.type AS type, count(*) AS n',
+      { keys },
+    );
     const variants = new Map<string, { names: string[]; types: string[] }>();
     for (const row of rows) {
       const v = variants.get(str(row.key)) ?? { names: [], types: [] };
-      v.names.push(str(row.name));
-      if (typeof row.type === 'string' && row.type !== '') v.types.push(row.type);
+      const n = Number(row.n);
+      for (let i = 0; i < n; i++) {
+        v.names.push(str(row.name));
+        if (typeof row.type === 'string' && row.type !== '') v.types.push(row.type);
+      }
       variants.set(str(row.key), v);
     }
     const updates = [...variants].map(([key, v]) => ({ key, name: mostCommon(v.names) ?? key, type: mostCommon(v.types) ?? null }));
@@ -593,7 +602,8 @@ async function run(conn: Connection, cypher: string, params?: Record<string, Lbu
   const results = Array.isArray(result) ? result : [result];
   try {
     const rows: Row[] = [];
-    for (const r of results) rows.push(...(await r.getAll()));
+    // Not push(...rows): spreading a result of 100k+ rows into arguments overflows the stack.
+    for (const r of results) for (const row of await r.getAll()) rows.push(row);
     return rows;
   } finally {
     for (const r of results) r.close();
