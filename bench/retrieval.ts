@@ -29,11 +29,13 @@ import { ensureDataDir } from './dataset.ts';
 import { CACHE_DIR, median, percentile, row, sizeLabel, type BenchContext, type BenchResult, type Row } from './report.ts';
 
 /** Bump when the concepts given to captures change, so cached graphs are rebuilt. */
-const GRAPH_VERSION = 1;
+const GRAPH_VERSION = 2;
 const MARKER = 'bench-retrieval.json';
 /** retrieve() asks the search for this many candidates (CANDIDATES in retrieve.ts). */
 const CANDIDATES = 16;
 const MAX_CONCEPTS = 6;
+/** Specific concepts per topic word (see buildGraphDir). */
+const ASPECTS = 20;
 const BATCH = 2000;
 
 interface Marker {
@@ -104,6 +106,9 @@ async function buildGraphDir(size: number, concept: number, ctx: BenchContext): 
         if (share(id) >= concept) continue;
         const concepts = conceptsOf(`${parsed.capture.title}\n${parsed.capture.text}`, vocabulary);
         if (concepts.length === 0) continue;
+        // Real concepts are long-tailed: besides the few topic words every capture shares, each
+        // gets one specific concept shared by a handful of others (20 aspects per topic).
+        concepts.push({ name: `${concepts[0]!.name} aspect ${Math.floor(share(`${id}:aspect`) * ASPECTS)}`, type: 'term', importance: 0.5 });
         const relations: ConceptRelation[] = concepts.length >= 2 ? [{ from: concepts[0]!.name, to: concepts[1]!.name, kind: RELATION_KINDS[captures % RELATION_KINDS.length]! }] : [];
         batch.push({ id, createdAt: parsed.capture.createdAt, concepts, relations });
         withConcepts++;

@@ -17,6 +17,8 @@ const SHARED_WEIGHT = 1;
 /** The reason a graph was created when there was none: nothing to tell anyone about. */
 export const NEW_GRAPH = 'new graph';
 const NEIGHBOUR_WEIGHT = 0.25;
+/** Above this many mentions a concept is a hub, not a link: relatedCaptures ignores it. */
+const MAX_MENTIONS_FOR_RELATED = 200;
 /** Neighbours followed per concept when widening (depth 2, related captures), so one hub cannot flood a query. */
 const FAN_OUT = 50;
 
@@ -482,7 +484,12 @@ export class ConceptGraph {
       if (seeds.size === 0) return [];
       const neighbourRows = await run(this.#conn, 'UNWIND $keys AS k MATCH (a:Concept {key: k})-[:RELATES]-(b:Concept) RETURN DISTINCT b.key AS key', { keys: [...seeds] });
       const neighbours = neighbourRows.map((r) => str(r.key)).filter((k) => !seeds.has(k)).sort().slice(0, FAN_OUT);
-      const rows = await run(this.#conn, 'UNWIND $keys AS k MATCH (c:Concept {key: k})<-[:MENTIONS]-(m:CaptureNode) RETURN c.key AS key, collect(m.id) AS ids', { keys: [...seeds, ...neighbours] });
+      // A concept that hundreds of captures mention links them all to everything and nothing, and
+      // reading its mentions back costs more than the whole search: such hubs are left out.
+      const counts = await run(this.#conn, 'UNWIND $keys AS k MATCH (c:Concept {key: k})<-[:MENTIONS]-(m:CaptureNode) RETURN c.key AS key, count(m) AS n', { keys: [...seeds, ...neighbours] });
+      const specific = counts.filter((r) => Number(r.n) <= MAX_MENTIONS_FOR_RELATED).map((r) => str(r.key));
+      if (specific.length === 0) return [];
+      const rows = await run(this.#conn, 'UNWIND $keys AS k MATCH (c:Concept {key: k})<-[:MENTIONS]-(m:CaptureNode) RETURN c.key AS key, collect(m.id) AS ids', { keys: specific });
       const exclude = new Set([...captureIds, ...(opts.exclude ?? [])]);
       const found = new Map<string, { score: number; via: { key: string; weight: number }[] }>();
       for (const row of rows) {
