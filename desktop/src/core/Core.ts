@@ -456,6 +456,24 @@ export class Core {
     return { ...capture, local: { indexed: rowid !== undefined, embedded } };
   }
 
+  /**
+   * Captures as the index holds them (title, text, time), in the order asked, without loading their
+   * documents: retrieval reads these, because the first read of a cold month shard (an Automerge
+   * load of up to 2,000 captures) would otherwise land inside an answer.
+   */
+  indexedCaptures(ids: readonly string[]): IndexedCapture[] {
+    const rowids = new Map<string, number>();
+    for (const id of ids) {
+      const rowid = this.#index.rowidOf(id);
+      if (rowid !== undefined) rowids.set(id, rowid);
+    }
+    const rows = this.#index.captures([...rowids.values()]);
+    return ids.flatMap((id) => {
+      const row = rowids.has(id) ? rows.get(rowids.get(id)!) : undefined;
+      return row ? [row] : [];
+    });
+  }
+
   /** Records a person's edit; the edit log keeps machine output from silently overwriting it later. */
   async edit(id: string, patch: { title?: string; text?: string; tags?: string[] }): Promise<void> {
     const at = Date.now();

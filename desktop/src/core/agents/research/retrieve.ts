@@ -58,10 +58,9 @@ export async function retrieve(core: Core, question: string, options: RetrieveOp
       picked.push({ id: hit.id, via: [...hit.matched] });
     }
   }
-  const captures: Retrieved[] = [];
-  for (const p of picked) {
-    const capture = await core.get(p.id);
-    if (capture) captures.push({ id: capture.id, title: capture.title, createdAt: capture.createdAt, text: capture.text, via: p.via });
-  }
+  const via = new Map(picked.map((p) => [p.id, p.via]));
+  const captures: Retrieved[] = core
+    .indexedCaptures(picked.map((p) => p.id))
+    .map((c) => ({ id: c.id, title: c.title, createdAt: c.createdAt, text: c.text, via: via.get(c.id) ?? [] }));
   return { captures, mode: result.mode };
 }
