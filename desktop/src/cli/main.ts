@@ -7,6 +7,7 @@ import { insightsCommand } from './commands/insightsCommand.ts';
 import { jobsCommand } from './commands/jobsCommands.ts';
 import { reindexCommand, statsCommand } from './commands/maintenanceCommands.ts';
 import { searchCommand } from './commands/searchCommand.ts';
+import { serveCommand } from './commands/serveCommand.ts';
 import { devicesCommand, pairCommand, recoverCommand, recoveryPhraseCommand } from './commands/pairCommands.ts';
 import { initCommand, syncCommand } from './commands/syncCommands.ts';
 import { exportCommand, importCommand } from './commands/transferCommands.ts';
@@ -44,6 +45,7 @@ usage: lva COMMAND [options]
   devices | devices rename ID NAME | devices revoke ID    the account's devices
   recover --relay URL [--name NAME] < phrase              restore the account from its recovery phrase
   recovery-phrase                                         show the 24 words again
+  serve [--port N] [--ui DIR]                             the app in a browser: the core and the UI on 127.0.0.1, until Ctrl-C
 
 every command takes:
   --data-dir DIR   where data lives (default: the OS app-data directory, or $LVA_DATA_DIR)
@@ -77,6 +79,7 @@ const COMMANDS: Record<string, Command> = {
   devices: devicesCommand,
   recover: recoverCommand,
   'recovery-phrase': recoveryPhraseCommand,
+  serve: serveCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
