@@ -8,6 +8,7 @@ import { RpcServer } from '../../server/RpcServer.ts';
 import { UsageError } from '../CliError.ts';
 import { parse } from '../context.ts';
 import { optionalBudget } from './askCommand.ts';
+import { untilSignalled } from '../signals.ts';
 
 /** Where `npm run build:ui` writes the renderer, from this file's place in the sources. */
 export const DEFAULT_UI_DIR = path.resolve(import.meta.dirname, '../../../dist/renderer');
@@ -56,17 +57,6 @@ function parsePort(raw: string | undefined): number {
   return port;
 }
 
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
 
 /** Progress goes to the browser; what a person running the server should see goes to stderr. */
 function logEvent(e: CoreEvent): void {

@@ -6,6 +6,7 @@ import { initSync, readSyncKeys } from '../../core/sync/SyncKeys.ts';
 import { UsageError } from '../CliError.ts';
 import { parse, print, withCore } from '../context.ts';
 import { dataDirOf, relayUrlOf } from './syncOptions.ts';
+import { untilSignalled } from '../signals.ts';
 
 /** `lva init --relay URL`: creates the sync account for this device and registers it with the relay. */
 export async function initCommand(args: string[]): Promise<void> {
@@ -74,15 +75,7 @@ async function watch(engine: SyncEngine, relayUrl: string): Promise<void> {
     else if (e.type === 'rejected') say(`rejected a chunk of ${e.docId} from ${e.fromDevice}: ${e.reason}`);
     else if (e.type === 'error') say(`sync error: ${e.message}`);
   });
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const stopped = untilSignalled();
   await engine.watch();
   await stopped;
   engine.close();

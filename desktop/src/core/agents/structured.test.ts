@@ -7,20 +7,12 @@ import { CoreError } from '../errors.ts';
 import { claudeClient } from './claude.ts';
 import { providerSettingsFromEnv } from './ProviderSettings.ts';
 import { callTool, isRetryable, toolInputSchema } from './structured.ts';
+import { failure } from '../../../test/failure.ts';
 
 const Answer = z.object({ title: z.string().min(1), score: z.number().min(0).max(1), tags: z.array(z.string()).max(3) });
 
 const TOOL = { name: 'record_answer', description: 'Record the answer.', schema: Answer };
 
-async function failure(promise: Promise<unknown>): Promise<CoreError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CoreError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('callTool: one forced, validated tool call', () => {
   let fake: AnthropicFake;

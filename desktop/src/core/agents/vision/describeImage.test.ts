@@ -2,10 +2,10 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // The cloud API is a local fake that speaks its wire protocol; the real SDK talks to it.
 import { startAnthropicFake, type AnthropicFake } from '../../../../test/fakes/anthropicFake.ts';
-import { CoreError } from '../../errors.ts';
 import { claudeClient } from '../claude.ts';
 import { providerSettingsFromEnv, type ProviderSettings } from '../ProviderSettings.ts';
 import { describeImage, MAX_IMAGE_BASE64_BYTES, sniffImageMime } from './describeImage.ts';
+import { failure } from '../../../../test/failure.ts';
 
 // A real 1x1 PNG: the API checks that the bytes match the media type, so tests send real headers.
 const PNG = Uint8Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
@@ -30,15 +30,6 @@ const WHITEBOARD = {
   ],
 };
 
-async function failure(promise: Promise<unknown>): Promise<CoreError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CoreError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('describeImage', () => {
   let fake: AnthropicFake;
