@@ -11,7 +11,7 @@ import type { RpcServer } from './RpcServer.ts';
 
 /** The renderer's own policy (desktop/src/renderer/index.html), sent as a header too so it holds for every file. */
 export const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws://127.0.0.1:*; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 export const RPC_PATH = '/rpc';
 const HOST = '127.0.0.1';
