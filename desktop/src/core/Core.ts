@@ -255,7 +255,8 @@ export class Core {
         typeof options.embedder === 'object'
           ? options.embedder
           : resolveEmbedderSource(options.embedder ?? 'use', { modelDir: layout.models, allowRemote: options.allowRemoteModels ?? true });
-      const graph = await ConceptGraph.open(layout.graph);
+      // Opens in the background: a search never waits for it, graph calls queue behind the opening.
+      const graph = ConceptGraph.openInBackground(layout.graph);
       const core = new Core({
         layout,
         lock,
@@ -303,7 +304,12 @@ export class Core {
     // Whatever the agents waited for (a key, the network) may be here now: each kind checks once.
     for (const kind of AGENT_JOBS) this.queue.wakePending(kind);
     if (this.#background) scheduleDigests(this.#pipeline);
-    if (this.graph.status.kind === 'created' && this.graph.status.reason !== NEW_GRAPH) this.#emit({ type: 'notice', message: this.graph.status.reason });
+    this.graph.ready.then(
+      (status) => {
+        if (status.kind === 'created' && status.reason !== NEW_GRAPH) this.#emit({ type: 'notice', message: `the concept graph was rebuilt (${status.reason})` });
+      },
+      (err: unknown) => this.#emit({ type: 'notice', message: `the concept graph could not be opened: ${(err as Error).message}; concepts are kept on the captures, and graph views wait` }),
+    );
     this.#graphReconcile = this.#docs.then(
       async (docs) => {
         if (this.#closed) return;

@@ -117,60 +117,54 @@ export function captureSignature(capture: GraphCapture): string {
  * queued behind the previous one: a transaction must never interleave with another call's statements.
  */
 export class ConceptGraph {
-  readonly status: GraphStatus;
-  readonly #db: Database;
-  readonly #conn: Connection;
-  #queue: Promise<unknown> = Promise.resolve();
+  #status: GraphStatus = { kind: 'opened' };
+  #db: Database | undefined;
+  #connection: Connection | undefined;
+  /** Settles once the database is open; every call waits behind it. */
+  readonly ready: Promise<GraphStatus>;
+  #queue: Promise<unknown>;
   #closed = false;
 
-  private constructor(db: Database, conn: Connection, status: GraphStatus) {
-    this.#db = db;
-    this.#conn = conn;
-    this.status = status;
+  private constructor(opening: Promise<{ db: Database; conn: Connection; status: GraphStatus }>) {
+    this.ready = opening.then(({ db, conn, status }) => {
+      this.#db = db;
+      this.#connection = conn;
+      this.#status = status;
+      return status;
+    });
+    this.#queue = this.ready.catch(() => undefined);
+  }
+
+  /** How the graph was opened; meaningful once `ready` has settled. */
+  get status(): GraphStatus {
+    return this.#status;
+  }
+
+  get #conn(): Connection {
+    if (!this.#connection) throw new Error('the concept graph could not be opened');
+    return this.#connection;
   }
 
   static async open(dir: string): Promise<ConceptGraph> {
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, DB_FILE);
-    let reason = NEW_GRAPH;
-    if (fs.existsSync(file)) {
-      let db: Database | undefined;
-      let conn: Connection | undefined;
-      try {
-        db = new lbug.Database(file);
-        conn = new lbug.Connection(db);
-        const version = await readVersion(conn);
-        if (version === GRAPH_SCHEMA_VERSION) return new ConceptGraph(db, conn, { kind: 'opened' });
-        reason = `schema version ${version ?? 'missing'}, expected ${GRAPH_SCHEMA_VERSION}`;
-      } catch (err) {
-        reason = `could not open: ${err instanceof Error ? err.message : String(err)}`;
-      }
-      await conn?.close().catch(() => undefined);
-      await db?.close().catch(() => undefined);
-    }
-    // Derived data: whatever is there (an older schema, a damaged file, its WAL) is replaced.
-    for (const entry of fs.readdirSync(dir)) if (entry.startsWith(DB_FILE)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-    const db = new lbug.Database(file);
-    const conn = new lbug.Connection(db);
-    try {
-      await run(conn, 'BEGIN TRANSACTION');
-      for (const statement of SCHEMA) await run(conn, statement);
-      await run(conn, 'CREATE (:Meta {key: $key, value: $value})', { key: 'schemaVersion', value: String(GRAPH_SCHEMA_VERSION) });
-      await run(conn, 'COMMIT');
-    } catch (err) {
-      await conn.close().catch(() => undefined);
-      await db.close().catch(() => undefined);
-      throw err;
-    }
-    return new ConceptGraph(db, conn, { kind: 'created', reason });
+    const graph = ConceptGraph.openInBackground(dir);
+    await graph.ready;
+    return graph;
+  }
+
+  /**
+   * Returns at once and opens in the background (200–400 ms): every call queues behind the opening,
+   * so a command that never touches the graph (a search) does not wait for it.
+   */
+  static openInBackground(dir: string): ConceptGraph {
+    return new ConceptGraph(openHandles(dir));
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#queue.catch(() => undefined);
-    await this.#conn.close();
-    await this.#db.close();
+    await this.#connection?.close();
+    await this.#db?.close();
   }
 
   /** Capture id → signature of what the graph holds for it, for the captures of one shard. */
@@ -646,4 +640,40 @@ function mostCommon(values: string[]): string | undefined {
   let best: [string, number] | undefined;
   for (const [v, n] of counts) if (!best || n > best[1] || (n === best[1] && v < best[0])) best = [v, n];
   return best?.[0];
+}
+
+async function openHandles(dir: string): Promise<{ db: Database; conn: Connection; status: GraphStatus }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, DB_FILE);
+  let reason = NEW_GRAPH;
+  if (fs.existsSync(file)) {
+    let db: Database | undefined;
+    let conn: Connection | undefined;
+    try {
+      db = new lbug.Database(file);
+      conn = new lbug.Connection(db);
+      const version = await readVersion(conn);
+      if (version === GRAPH_SCHEMA_VERSION) return { db, conn, status: { kind: 'opened' } };
+      reason = `schema version ${version ?? 'missing'}, expected ${GRAPH_SCHEMA_VERSION}`;
+    } catch (err) {
+      reason = `could not open: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    await conn?.close().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+  }
+  // Derived data: whatever is there (an older schema, a damaged file, its WAL) is replaced.
+  for (const entry of fs.readdirSync(dir)) if (entry.startsWith(DB_FILE)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+  const db = new lbug.Database(file);
+  const conn = new lbug.Connection(db);
+  try {
+    await run(conn, 'BEGIN TRANSACTION');
+    for (const statement of SCHEMA) await run(conn, statement);
+    await run(conn, 'CREATE (:Meta {key: $key, value: $value})', { key: 'schemaVersion', value: String(GRAPH_SCHEMA_VERSION) });
+    await run(conn, 'COMMIT');
+  } catch (err) {
+    await conn.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  return { db, conn, status: { kind: 'created', reason } };
 }
